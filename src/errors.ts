@@ -11,7 +11,11 @@ export type ErrorCode =
   | "unsafe-delete"
   | "stage-failed"
   | "boot-failed"
-  | "usage";
+  | "usage"
+  | "oci-invalid-reference"
+  | "oci-digest-mismatch"
+  | "oci-layout-invalid"
+  | "registry-error";
 
 export class AtomisoError extends Error {
   readonly code: ErrorCode;

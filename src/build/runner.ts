@@ -1,0 +1,95 @@
+// Runs a plan: each stage is reused from the cache when its key matches, otherwise run in a
+// temp dir and committed; the finished ISO is then placed at the output path atomically.
+import { copyFile, link, mkdir, rename, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { StageStore } from "../cache/store.js";
+import { AtomisoError } from "../errors.js";
+import type { Reporter } from "../log/reporter.js";
+import { safeRemove } from "../mounts/safe-remove.js";
+import type { Plan } from "../plan/plan.js";
+import { ISO_NAME } from "../stages/iso.js";
+import type { StageId } from "../stages/stage.js";
+import { wasInterrupted, withInterruptHandling } from "./interrupt.js";
+
+export interface RunPlanOptions {
+  cacheDir: string;
+  reporter: Reporter;
+  /** Stop after this stage (e.g. "bootstrap"); the ISO is only written when the plan completes. */
+  until?: StageId;
+  /** Rebuild these stages even when cached. */
+  rebuild?: StageId[];
+}
+
+export interface StageReport {
+  id: StageId;
+  cached: boolean;
+  ms: number;
+  dir: string;
+}
+
+export interface RunPlanResult {
+  stages: StageReport[];
+  /** Path of the ISO, when the whole plan ran. */
+  iso?: string;
+}
+
+async function placeOutput(source: string, target: string): Promise<void> {
+  await mkdir(dirname(target), { recursive: true });
+  const temp = `${target}.partial-${process.pid}`;
+  await rm(temp, { force: true });
+  try {
+    await link(source, temp);
+  } catch {
+    await copyFile(source, temp);
+  }
+  await rename(temp, target);
+}
+
+export async function runPlan(plan: Plan, options: RunPlanOptions): Promise<RunPlanResult> {
+  const { reporter } = options;
+  const store = new StageStore(options.cacheDir);
+  return withInterruptHandling(async () => {
+    const stale = await store.removeStaleTemps();
+    if (stale.length > 0)
+      reporter.info(`removed ${stale.length} temp dir(s) left by an interrupted build`);
+    const dirs: Partial<Record<StageId, string>> = {};
+    const reports: StageReport[] = [];
+    for (const { stage, key } of plan.steps) {
+      const { definition } = stage;
+      const id = definition.id;
+      const started = Date.now();
+      if (store.has(id, key) && !options.rebuild?.includes(id)) {
+        dirs[id] = store.outputDir(id, key);
+        reporter.info(`✔ ${definition.title} (cached ${key.slice(0, 12)})`);
+        reports.push({ id, cached: true, ms: 0, dir: dirs[id] });
+      } else {
+        await reporter.step(definition.title, async () => {
+          if (store.has(id, key)) await safeRemove(store.outputDir(id, key));
+          const temp = await store.makeTemp(id);
+          const outDir = join(temp, "out");
+          const tmpDir = join(temp, "scratch");
+          await mkdir(outDir, { recursive: true });
+          await mkdir(tmpDir, { recursive: true });
+          try {
+            const inputs: Partial<Record<StageId, string>> = {};
+            for (const dep of stage.after) inputs[dep] = dirs[dep];
+            await definition.run(
+              { reporter, outDir, tmpDir, inputs, aptCacheDir: store.aptCacheDir },
+              stage.options,
+            );
+            if (wasInterrupted()) throw new AtomisoError("interrupted", "interrupted");
+            dirs[id] = await store.commit(outDir, id, key);
+          } finally {
+            await safeRemove(temp);
+          }
+        });
+        reports.push({ id, cached: false, ms: Date.now() - started, dir: dirs[id] ?? "" });
+      }
+      if (options.until === id) return { stages: reports };
+    }
+    const isoDir = dirs.iso;
+    if (!isoDir) return { stages: reports };
+    await placeOutput(join(isoDir, ISO_NAME), plan.output);
+    return { stages: reports, iso: plan.output };
+  });
+}

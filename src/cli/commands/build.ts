@@ -1,0 +1,75 @@
+import { stat } from "node:fs/promises";
+import { type Command, Option } from "commander";
+import { runPlan } from "../../build/runner.js";
+import { loadConfig } from "../../config/load.js";
+import { AtomisoError } from "../../errors.js";
+import { planIso, relativeToCwd } from "../../plan/plan.js";
+import type { StageId } from "../../stages/stage.js";
+import { checkTools } from "../../tools/host.js";
+import { cacheDirFor, type GlobalOptions, reporterFor } from "../options.js";
+
+const STAGE_IDS: StageId[] = [
+  "bootstrap",
+  "calamares",
+  "live-config",
+  "squashfs-base",
+  "squashfs-config",
+  "kernel",
+  "boot-files",
+  "iso",
+];
+
+export function epochFromEnv(): { epoch?: number } {
+  const raw = process.env.SOURCE_DATE_EPOCH;
+  if (raw === undefined || raw === "") return {};
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new AtomisoError(
+      "usage",
+      `SOURCE_DATE_EPOCH="${raw}" is not a number of seconds`,
+      "unset it or give an integer such as 1700000000",
+    );
+  }
+  return { epoch: n };
+}
+
+export function registerBuild(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command("build")
+    .description(
+      "build the installer ISO described by atomiso.toml (stages are cached by their inputs)",
+    )
+    .addOption(new Option("--until <stage>", "stop after this stage").choices(STAGE_IDS))
+    .addOption(
+      new Option("--rebuild <stage...>", "rebuild these stages even if cached").choices(STAGE_IDS),
+    )
+    .action(async (opts: { until?: StageId; rebuild?: StageId[] }) => {
+      if (process.getuid?.() !== 0) {
+        throw new AtomisoError(
+          "not-root",
+          "atomiso build must run as root: mmdebstrap, chroot and mounts need it",
+          "run it with sudo",
+        );
+      }
+      const loaded = await loadConfig(globals().config);
+      const plan = await planIso(loaded, epochFromEnv());
+      await checkTools(plan.steps.flatMap((s) => s.stage.definition.tools));
+      const reporter = reporterFor(globals());
+      const started = Date.now();
+      const result = await runPlan(plan, {
+        cacheDir: cacheDirFor(globals()),
+        reporter,
+        ...(opts.until ? { until: opts.until } : {}),
+        ...(opts.rebuild ? { rebuild: opts.rebuild } : {}),
+      });
+      const built = result.stages.filter((s) => !s.cached).map((s) => s.id);
+      const secs = ((Date.now() - started) / 1000).toFixed(1);
+      reporter.info(
+        `${built.length} stage(s) built${built.length ? ` (${built.join(", ")})` : ""}, ${result.stages.length - built.length} cached, ${secs}s`,
+      );
+      if (result.iso) {
+        const size = (await stat(result.iso)).size;
+        console.log(`${relativeToCwd(result.iso)} (${(size / 1024 / 1024).toFixed(0)} MiB)`);
+      }
+    });
+}

@@ -1,0 +1,20 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { configJsonSchema, configMarkdown } from "../../config/docs.js";
+import { packageRoot } from "../../paths.js";
+
+export function registerGenDocs(program: Command): void {
+  program
+    .command("gen-docs", { hidden: true })
+    .description("regenerate schema/atomiso.schema.json and docs/config.md from the config schema")
+    .action(async () => {
+      await mkdir(`${packageRoot}schema`, { recursive: true });
+      await mkdir(`${packageRoot}docs`, { recursive: true });
+      await writeFile(
+        `${packageRoot}schema/atomiso.schema.json`,
+        `${JSON.stringify(configJsonSchema(), null, 2)}\n`,
+      );
+      await writeFile(`${packageRoot}docs/config.md`, configMarkdown());
+      console.log("wrote schema/atomiso.schema.json and docs/config.md");
+    });
+}

@@ -1,0 +1,13 @@
+// Where atomiso's own files live, and where caches go by default.
+import { fileURLToPath } from "node:url";
+
+/** The atomiso package root (works from src/ under vitest and from dist/ when compiled). */
+export const packageRoot = fileURLToPath(new URL("..", import.meta.url));
+
+/** Fixed helper scripts atomiso runs on the build host (never built from config). */
+export const libexecDir = `${packageRoot}libexec`;
+
+/** Default cache root, outside any clone so rebuilds and CI on one machine share it. */
+export function defaultCacheDir(): string {
+  return process.env.ATOMISO_CACHE_DIR ?? "/var/cache/atomiso";
+}

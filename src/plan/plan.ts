@@ -1,0 +1,225 @@
+// Config → Plan: the ordered stages of an ISO build with their options and cache keys.
+// Pure apart from reading the files that feed the keys; nothing is run.
+import { join, relative } from "node:path";
+import { hashFile, hashTree, hashValue } from "../cache/hash.js";
+import { type LoadedConfig, resolveFrom } from "../config/load.js";
+import { packageRoot } from "../paths.js";
+import { bootFilesStage } from "../stages/boot-files.js";
+import { BASE_PACKAGES, bootstrapStage } from "../stages/bootstrap.js";
+import { calamaresStage } from "../stages/calamares.js";
+import { isoStage } from "../stages/iso.js";
+import { kernelStage } from "../stages/kernel.js";
+import { liveConfigStage } from "../stages/live-config.js";
+import { squashfsBaseStage, squashfsConfigStage } from "../stages/squashfs.js";
+import type { PlannedStage, StageDefinition, StageId } from "../stages/stage.js";
+import { BOOT_SOURCES } from "../tools/grub.js";
+
+export interface PlanStep {
+  stage: PlannedStage;
+  key: string;
+}
+
+export interface Plan {
+  configFile: string;
+  /** Where the finished ISO is written. */
+  output: string;
+  steps: PlanStep[];
+}
+
+export interface PlanOptions {
+  /** SOURCE_DATE_EPOCH for reproducible images. */
+  epoch?: number;
+}
+
+function planned<O>(
+  definition: StageDefinition<O>,
+  options: O,
+  after: StageId[],
+  contentKeys: Record<string, string> = {},
+  keyOptions: unknown = options,
+): PlannedStage {
+  return {
+    definition: definition as StageDefinition<unknown>,
+    options,
+    after,
+    contentKeys,
+    keyOptions,
+  };
+}
+
+const recipeHashes = new Map<string, string>();
+async function recipeHash(files: string[]): Promise<string> {
+  const hashes: string[] = [];
+  for (const f of files) {
+    let h = recipeHashes.get(f);
+    if (!h) {
+      h = await hashFile(join(packageRoot, f));
+      recipeHashes.set(f, h);
+    }
+    hashes.push(`${f}:${h}`);
+  }
+  return hashValue(hashes);
+}
+
+export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): Promise<Plan> {
+  const { config: c, dir } = loaded;
+  const abs = (p: string) => resolveFrom(dir, p);
+  const epoch = options.epoch;
+
+  const repositories = c.live.repositories.map((r) => ({
+    uri: r.uri,
+    suite: r.suite,
+    components: r.components,
+    keyFile: abs(r.signed_by),
+  }));
+  const packages = [...new Set([...BASE_PACKAGES, ...c.live.packages])].sort();
+  const bootstrap = planned(
+    bootstrapStage,
+    {
+      suite: c.live.suite,
+      mirror: c.live.mirror,
+      components: c.live.components,
+      arch: "amd64",
+      packages,
+      repositories,
+    },
+    [],
+    Object.fromEntries(
+      await Promise.all(
+        repositories.map(async (r, i) => [`key${i}`, await hashFile(r.keyFile)] as const),
+      ),
+    ),
+    {
+      suite: c.live.suite,
+      mirror: c.live.mirror,
+      components: c.live.components,
+      packages,
+      repositories: repositories.map(({ keyFile: _k, ...rest }) => rest),
+    },
+  );
+
+  const brandingDir = abs(c.branding.folder);
+  const product = {
+    productName: c.product.name,
+    productId: c.product.id,
+    productVersion: c.product.version,
+    ...(c.product.url ? { productUrl: c.product.url } : {}),
+  };
+  const calamares = planned(
+    calamaresStage,
+    {
+      ...product,
+      hostnameTemplate: `${c.product.id}-\${product}`,
+      sidebarBackground: c.branding.sidebar_background,
+      sidebarText: c.branding.sidebar_text,
+      brandingDir,
+    },
+    [],
+    { branding: await hashTree(brandingDir) },
+    { ...product, branding: c.branding },
+  );
+
+  const overlay = c.live.overlay ? abs(c.live.overlay) : undefined;
+  const hooks = { pre: c.live.hooks.pre.map(abs), post: c.live.hooks.post.map(abs) };
+  const liveKeys: Record<string, string> = {};
+  if (overlay) liveKeys.overlay = await hashTree(overlay);
+  for (const phase of ["pre", "post"] as const) {
+    for (const [i, h] of hooks[phase].entries()) liveKeys[`${phase}${i}`] = await hashFile(h);
+  }
+  const liveFiles = { ...product, suite: c.live.suite, user: c.live.user };
+  const liveConfig = planned(
+    liveConfigStage,
+    {
+      hostname: c.live.hostname,
+      user: c.live.user,
+      files: liveFiles,
+      ...(overlay ? { overlay } : {}),
+      hooks,
+    },
+    ["bootstrap", "calamares"],
+    liveKeys,
+    {
+      hostname: c.live.hostname,
+      user: c.live.user,
+      files: liveFiles,
+      hooks: { pre: hooks.pre.length, post: hooks.post.length },
+    },
+  );
+
+  const squash = {
+    compression: c.iso.compression,
+    ...(c.iso.compression_level !== undefined ? { level: c.iso.compression_level } : {}),
+    ...(epoch !== undefined ? { epoch } : {}),
+  };
+  const bootKeys: Record<string, string> = {};
+  for (const [name, path] of Object.entries(BOOT_SOURCES))
+    bootKeys[name] = await hashFile(path).catch(() => "missing");
+  bootKeys.grubBios = await hashFile("/usr/lib/grub/i386-pc/kernel.img").catch(() => "missing");
+
+  const stages: PlannedStage[] = [
+    bootstrap,
+    calamares,
+    liveConfig,
+    planned(squashfsBaseStage, squash, ["bootstrap"]),
+    planned(squashfsConfigStage, squash, ["live-config"]),
+    planned(kernelStage, {}, ["bootstrap"]),
+    planned(
+      bootFilesStage,
+      {
+        productName: c.product.name,
+        timeout: c.iso.boot_timeout,
+        kernelArgs: c.iso.kernel_args,
+        fatSerial: hashValue(c.iso.volume_id).slice(0, 8),
+      },
+      [],
+      bootKeys,
+    ),
+    planned(
+      isoStage,
+      {
+        volumeId: c.iso.volume_id,
+        productName: c.product.name,
+        productVersion: c.product.version,
+        ...(epoch !== undefined ? { epoch } : {}),
+      },
+      ["squashfs-base", "squashfs-config", "kernel", "boot-files"],
+    ),
+  ];
+
+  const keys = new Map<StageId, string>();
+  const steps: PlanStep[] = [];
+  for (const stage of stages) {
+    const key = hashValue({
+      id: stage.definition.id,
+      recipe: await recipeHash(stage.definition.recipe),
+      options: stage.keyOptions,
+      content: stage.contentKeys,
+      after: stage.after.map((id) => keys.get(id)),
+    });
+    keys.set(stage.definition.id, key);
+    steps.push({ stage, key });
+  }
+  const output = abs(c.iso.output ?? `out/${c.product.id}-${c.product.version}.iso`);
+  return { configFile: loaded.file, output, steps };
+}
+
+/** The plan as printable data (`atomiso plan --json`). */
+export function describePlan(plan: Plan) {
+  return {
+    config: plan.configFile,
+    output: plan.output,
+    stages: plan.steps.map(({ stage, key }) => ({
+      id: stage.definition.id,
+      title: stage.definition.title,
+      key: key.slice(0, 16),
+      after: stage.after,
+      tools: stage.definition.tools,
+      options: stage.keyOptions,
+    })),
+  };
+}
+
+export function relativeToCwd(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith("..") ? path : rel;
+}

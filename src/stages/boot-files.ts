@@ -1,0 +1,59 @@
+// Stage "boot-files": GRUB for BIOS (El Torito core image + hybrid MBR) and UEFI (a FAT ESP
+// image with Debian's signed chain: shim as BOOTX64.EFI, signed GRUB as grubx64.efi), and the
+// GRUB menu. The signed chain also boots with Secure Boot off.
+import { copyFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { renderGrubCfg } from "../render/grub-cfg.js";
+import { run } from "../tools/exec.js";
+import { mcopyArgv, mkfsFatArgv, mmdArgv } from "../tools/fat.js";
+import { BOOT_SOURCES, grubMkimageBiosArgv } from "../tools/grub.js";
+import type { StageDefinition } from "./stage.js";
+
+export interface BootFilesOptions {
+  productName: string;
+  timeout: number;
+  kernelArgs: string[];
+  /** FAT volume serial (8 hex digits), fixed so the ESP image is reproducible. */
+  fatSerial: string;
+}
+
+export const bootFilesStage: StageDefinition<BootFilesOptions> = {
+  id: "boot-files",
+  title: "Make the BIOS and UEFI boot files",
+  tools: ["grub-mkimage", "mkfs.fat", "mmd", "mcopy"],
+  recipe: [
+    "src/stages/boot-files.ts",
+    "src/tools/grub.ts",
+    "src/tools/fat.ts",
+    "src/render/grub-cfg.ts",
+    "src/render/templates/grub.cfg.ejs",
+  ],
+  async run(ctx, o) {
+    const out = (name: string) => join(ctx.outDir, name);
+    await run(grubMkimageBiosArgv(out("eltorito.img")));
+    await copyFile(BOOT_SOURCES.hybridMbr, out("boot_hybrid.img"));
+    await writeFile(
+      out("grub.cfg"),
+      renderGrubCfg({
+        productName: o.productName,
+        timeout: o.timeout,
+        extraKernelArgs: o.kernelArgs,
+      }),
+    );
+
+    const efiFiles: [string, string][] = [
+      [BOOT_SOURCES.shim, "/EFI/BOOT/BOOTX64.EFI"],
+      [BOOT_SOURCES.grubEfi, "/EFI/BOOT/grubx64.efi"],
+      [BOOT_SOURCES.mokManager, "/EFI/BOOT/mmx64.efi"],
+    ];
+    let bytes = 0;
+    for (const [source] of efiFiles) bytes += (await stat(source)).size;
+    // Room for the files plus FAT overhead, rounded up to whole MiB.
+    const sizeKiB = Math.ceil((bytes * 1.1 + 512 * 1024) / (1024 * 1024)) * 1024;
+    const esp = out("efiboot.img");
+    await run(mkfsFatArgv(esp, sizeKiB, "ATOMISOESP", o.fatSerial));
+    await run(mmdArgv(esp, "/EFI"));
+    await run(mmdArgv(esp, "/EFI/BOOT"));
+    for (const [source, target] of efiFiles) await run(mcopyArgv(esp, source, target));
+  },
+};

@@ -1,0 +1,99 @@
+// Stage "bootstrap": mmdebstrap builds the live root (Debian trixie by default) in a private
+// mount namespace. Downloaded packages are kept in a shared cache outside the repository, so a
+// rebuild with a changed package list downloads only what is new.
+import { copyFile, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { libexecDir } from "../paths.js";
+import { run } from "../tools/exec.js";
+import { mmdebstrapArgv, mmdebstrapProgress } from "../tools/mmdebstrap.js";
+import { inPrivateMountNamespace } from "../tools/namespace.js";
+import type { StageDefinition } from "./stage.js";
+
+export interface BootstrapRepository {
+  uri: string;
+  suite: string;
+  components: string[];
+  /** Absolute path of the signing key on the build host. */
+  keyFile: string;
+}
+
+export interface BootstrapOptions {
+  suite: string;
+  mirror: string;
+  components: string[];
+  arch: string;
+  /** Every package to install (atomiso's base set plus the profile's), sorted. */
+  packages: string[];
+  repositories: BootstrapRepository[];
+}
+
+/** What the live environment needs, before any profile packages. */
+export const BASE_PACKAGES = [
+  "linux-image-amd64",
+  "live-boot",
+  "systemd-sysv",
+  "dbus",
+  "sudo",
+  "procps",
+  "xserver-xorg-core",
+  "xserver-xorg-input-libinput",
+  "sddm",
+  "calamares",
+  "fonts-dejavu-core",
+  "locales",
+  "xkb-data",
+  "kbd",
+  "podman",
+  "skopeo",
+  "ostree",
+];
+
+export function keyringName(index: number, keyFile: string): string {
+  return `atomiso-repo-${index}${keyFile.endsWith(".gpg") ? ".gpg" : ".asc"}`;
+}
+
+export function sourcesLine(repo: BootstrapRepository, index: number): string {
+  return `deb [signed-by=/etc/apt/keyrings/${keyringName(index, repo.keyFile)}] ${repo.uri} ${repo.suite} ${repo.components.join(" ")}`;
+}
+
+export const bootstrapStage: StageDefinition<BootstrapOptions> = {
+  id: "bootstrap",
+  title: "Bootstrap the live root (mmdebstrap)",
+  tools: ["mmdebstrap", "unshare"],
+  recipe: [
+    "src/stages/bootstrap.ts",
+    "src/tools/mmdebstrap.ts",
+    "libexec/mmdebstrap-setup",
+    "libexec/mmdebstrap-customize",
+  ],
+  async run(ctx, o) {
+    const keyrings = join(ctx.tmpDir, "keyrings");
+    await mkdir(keyrings, { recursive: true });
+    await Promise.all(
+      o.repositories.map((r, i) => copyFile(r.keyFile, join(keyrings, keyringName(i, r.keyFile)))),
+    );
+    await mkdir(ctx.aptCacheDir, { recursive: true });
+    const argv = mmdebstrapArgv({
+      suite: o.suite,
+      mirror: o.mirror,
+      components: o.components,
+      packages: o.packages,
+      extraSources: o.repositories.map(sourcesLine),
+      arch: o.arch,
+      setupHooks: [join(libexecDir, "mmdebstrap-setup")],
+      customizeHooks: [join(libexecDir, "mmdebstrap-customize")],
+      target: join(ctx.outDir, "root"),
+    });
+    await run(inPrivateMountNamespace(argv), {
+      env: { ATOMISO_APT_CACHE: ctx.aptCacheDir, ATOMISO_KEYRINGS: keyrings },
+      hint: "check that the mirror is reachable and every package name exists in the suite (apt-cache policy <name>)",
+      onLine: (line) => {
+        ctx.reporter.detail(line);
+        if (line.startsWith("atomiso: package cache"))
+          ctx.reporter.info(line.replace("atomiso: ", ""));
+        const p = mmdebstrapProgress(line);
+        if (p !== undefined) ctx.reporter.progress(p, line.replace(/^I: /, ""));
+      },
+    });
+  },
+};

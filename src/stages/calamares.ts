@@ -1,0 +1,20 @@
+// Stage "calamares": renders the Calamares settings, module configs and branding into a tree
+// that the live-config stage copies into the live root.
+import { type CalamaresOptions, renderCalamares } from "../render/calamares/render.js";
+import { writeTree } from "../render/file-tree.js";
+import type { StageDefinition } from "./stage.js";
+
+export const calamaresStage: StageDefinition<CalamaresOptions> = {
+  id: "calamares",
+  title: "Render the Calamares configuration and branding",
+  tools: [],
+  recipe: [
+    "src/stages/calamares.ts",
+    "src/render/calamares/render.ts",
+    "src/render/png.ts",
+    "branding/show.qml.ejs",
+  ],
+  async run(ctx, o) {
+    await writeTree(ctx.outDir, await renderCalamares(o));
+  },
+};

@@ -1,0 +1,72 @@
+// Stages "squashfs-base" and "squashfs-config": compress the bootstrap tree and the live
+// configuration layer into two squashfs images that live-boot stacks (config on top).
+import { join } from "node:path";
+import { run } from "../tools/exec.js";
+import { mksquashfsArgv, mksquashfsProgress } from "../tools/mksquashfs.js";
+import type { StageContext, StageDefinition, StageId } from "./stage.js";
+
+export interface SquashfsOptions {
+  compression: "zstd" | "xz" | "gzip" | "lz4";
+  level?: number;
+  epoch?: number;
+}
+
+export const BASE_LAYER = "00-base.squashfs";
+export const CONFIG_LAYER = "50-config.squashfs";
+
+async function squash(
+  ctx: StageContext,
+  o: SquashfsOptions,
+  source: string,
+  name: string,
+): Promise<void> {
+  const argv = mksquashfsArgv({
+    source,
+    output: join(ctx.outDir, name),
+    compression: o.compression,
+    ...(o.level !== undefined ? { level: o.level } : {}),
+    ...(o.epoch !== undefined ? { epoch: o.epoch } : {}),
+  });
+  await run(argv, {
+    onLine: (line) => {
+      const p = mksquashfsProgress(line);
+      if (p !== undefined) ctx.reporter.progress(p);
+      else if (line.trim()) ctx.reporter.detail(line);
+    },
+  });
+}
+
+function layerStage(
+  id: StageId,
+  title: string,
+  input: StageId,
+  subdir: string,
+  name: string,
+): StageDefinition<SquashfsOptions> {
+  return {
+    id,
+    title,
+    tools: ["mksquashfs"],
+    recipe: ["src/stages/squashfs.ts", "src/tools/mksquashfs.ts"],
+    async run(ctx, o) {
+      const dir = ctx.inputs[input];
+      if (!dir) throw new Error(`${id} needs the ${input} stage`);
+      await squash(ctx, o, join(dir, subdir), name);
+    },
+  };
+}
+
+export const squashfsBaseStage = layerStage(
+  "squashfs-base",
+  "Compress the base system",
+  "bootstrap",
+  "root",
+  BASE_LAYER,
+);
+export const squashfsConfigStage = layerStage(
+  "squashfs-config",
+  "Compress the live configuration layer",
+  "live-config",
+  "upper",
+  CONFIG_LAYER,
+);

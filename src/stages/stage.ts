@@ -1,0 +1,49 @@
+// What a stage is: data plus a run function. A stage has a permanent id, a title, the host
+// tools it needs, and serializable options; its cache key is a hash of its id, its recipe (the
+// files that implement it), its options and the keys of the stages it reads from. Stages never
+// read the config or process.env: everything comes through options and the context.
+import type { Reporter } from "../log/reporter.js";
+
+export type StageId =
+  | "bootstrap"
+  | "calamares"
+  | "live-config"
+  | "squashfs-base"
+  | "squashfs-config"
+  | "kernel"
+  | "boot-files"
+  | "iso";
+
+export interface StageContext {
+  reporter: Reporter;
+  /** Empty directory the stage fills; renamed into the cache when the stage succeeds. */
+  outDir: string;
+  /** Scratch space, deleted after the stage (never inside outDir). */
+  tmpDir: string;
+  /** Output directories of the stages this one reads, by id. */
+  inputs: Partial<Record<StageId, string>>;
+  /** Shared apt package cache (downloaded .debs), outside the repository. */
+  aptCacheDir: string;
+}
+
+export interface StageDefinition<O> {
+  id: StageId;
+  title: string;
+  /** Host commands the stage runs (checked by `atomiso doctor` and before a build). */
+  tools: string[];
+  /** Files whose content defines how the stage works (part of its cache key). */
+  recipe: string[];
+  run(ctx: StageContext, options: O): Promise<void>;
+}
+
+/** One planned stage: a definition bound to options and dependencies. */
+export interface PlannedStage<O = unknown> {
+  definition: StageDefinition<O>;
+  options: O;
+  /** Stages whose outputs this one reads. */
+  after: StageId[];
+  /** The options as they enter the cache key (host paths replaced by content hashes). */
+  keyOptions: unknown;
+  /** Hashes of files the options point at (keys, overlays, hooks, host boot files). */
+  contentKeys: Record<string, string>;
+}
