@@ -3,6 +3,7 @@
 // signal while cleaning up is ignored, so cleanup always finishes.
 import { AtomisoError } from "../errors.js";
 import { stopAllChildren } from "../tools/exec.js";
+import { stopSpawnedChildren } from "../tools/spawn.js";
 
 let interrupted: NodeJS.Signals | undefined;
 
@@ -25,6 +26,7 @@ export async function withInterruptHandling<T>(fn: () => Promise<T>): Promise<T>
     if (interrupted) return;
     interrupted = signal;
     void stopAllChildren();
+    void stopSpawnedChildren();
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);

@@ -6,6 +6,7 @@ import { registerDoctor } from "./commands/doctor.js";
 import { registerGenDocs } from "./commands/gen-docs.js";
 import { registerInit } from "./commands/init.js";
 import { registerPlan } from "./commands/plan.js";
+import { registerTestBoot } from "./commands/test-boot.js";
 import { registerValidate } from "./commands/validate.js";
 import type { GlobalOptions } from "./options.js";
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerValidate(program, globals);
   registerPlan(program, globals);
   registerBuild(program, globals);
+  registerTestBoot(program, globals);
   registerDoctor(program, globals);
   registerGenDocs(program);
   return program;

@@ -39,7 +39,18 @@ export const BASE_PACKAGES = [
   "xserver-xorg-input-libinput",
   "sddm",
   "calamares",
+  // KPMcore (Calamares' partitioning) authorises its helper through polkit even as root:
+  // without polkitd the welcome page waits for the partition module forever.
+  "polkitd",
+  "libpam-systemd",
+  // The slideshow's Presentation.qml imports QtQuick.Window.
+  "qml6-module-qtquick-window",
   "fonts-dejavu-core",
+  // File system tools the partition module runs on the target disk.
+  "dosfstools",
+  "e2fsprogs",
+  "xfsprogs",
+  "btrfs-progs",
   "locales",
   "xkb-data",
   "kbd",

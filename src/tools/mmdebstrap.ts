@@ -8,6 +8,8 @@ export interface MmdebstrapOptions {
   /** Full sources lines for extra repositories ("deb [signed-by=…] uri suite comps"). */
   extraSources: string[];
   arch: string;
+  /** mmdebstrap variant; atomiso builds with "apt" (Essential + apt + the listed packages). */
+  variant?: "essential" | "apt" | "minbase";
   setupHooks: string[];
   customizeHooks: string[];
   target: string;
@@ -17,7 +19,7 @@ export function mmdebstrapArgv(o: MmdebstrapOptions): string[] {
   return [
     "mmdebstrap",
     "--mode=root",
-    "--variant=apt",
+    `--variant=${o.variant ?? "apt"}`,
     `--architectures=${o.arch}`,
     `--components=${o.components.join(",")}`,
     // Keep the essential .debs in /var/cache/apt/archives so the customize hook can save them.

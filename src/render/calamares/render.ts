@@ -64,6 +64,8 @@ export function moduleConfigs(o: CalamaresOptions): ModuleConfigs {
         // No internet check: the installer does not need the network (and a ping without
         // a network only delays the welcome page).
         check: ["storage", "ram", "root", "screen"],
+        // Not checked (see above), but Calamares warns when the key is missing.
+        internetCheckUrl: "http://deb.debian.org/debian/",
         required: ["storage", "ram", "root"],
       },
     },

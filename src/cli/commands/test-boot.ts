@@ -1,0 +1,92 @@
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp } from "node:fs/promises";
+import { join } from "node:path";
+import { type Command, Option } from "commander";
+import { withInterruptHandling } from "../../build/interrupt.js";
+import { loadConfig } from "../../config/load.js";
+import { AtomisoError } from "../../errors.js";
+import {
+  bootIso,
+  createBlankDisk,
+  type DiskSpec,
+  type Firmware,
+  type Media,
+} from "../../qemu/index.js";
+import { type GlobalOptions, reporterFor } from "../options.js";
+
+/** On the welcome page Calamares shows this until every module has loaded and checked. */
+export const WAITING_FOR_MODULES = /Waiting for \d+ modules?/i;
+/** Shown when a requirement (disk, RAM, root) fails. */
+export const REQUIREMENTS_NOT_MET = /does not satisfy the minimum requirements/i;
+
+export function registerTestBoot(program: Command, globals: () => GlobalOptions): void {
+  const test = program.command("test").description("test an ISO in QEMU (TCG)");
+  test
+    .command("boot <iso>")
+    .description("boot the ISO until Calamares runs, then check the welcome page by OCR")
+    .addOption(
+      new Option("--firmware <firmware>", "firmware")
+        .choices(["bios", "uefi", "uefi-secureboot"])
+        .default("bios"),
+    )
+    .addOption(
+      new Option("--media <media>", "cdrom, or usb: the ISO as a plain disk (dd'ed stick)")
+        .choices(["cdrom", "usb"])
+        .default("cdrom"),
+    )
+    .option(
+      "--expect <text...>",
+      "text that must be on the screen (default: the product name from atomiso.toml)",
+    )
+    .option("--artifacts <dir>", "where serial log and screenshots go", "out/boot")
+    .option("--memory <MiB>", "guest memory", "3072")
+    .option("--disk <GiB>", "size of the blank target disk attached to the machine (0: none)", "20")
+    .action(
+      async (
+        iso: string,
+        opts: {
+          firmware: Firmware;
+          media: Media;
+          expect?: string[];
+          artifacts: string;
+          memory: string;
+          disk: string;
+        },
+      ) => {
+        if (!existsSync(iso))
+          throw new AtomisoError("usage", `no ISO at ${iso}`, "build one with `atomiso build`");
+        let expect = opts.expect;
+        if (!expect) {
+          const config = await loadConfig(globals().config).catch(() => undefined);
+          expect = config ? [config.config.product.name] : [];
+        }
+        const reporter = reporterFor(globals());
+        const diskGiB = Number(opts.disk);
+        const disks: DiskSpec[] = [];
+        if (diskGiB > 0) {
+          await mkdir(opts.artifacts, { recursive: true });
+          const dir = await mkdtemp(join(opts.artifacts, "disk-"));
+          disks.push({ path: await createBlankDisk(join(dir, "target.qcow2"), diskGiB) });
+        }
+        const result = await withInterruptHandling(() =>
+          bootIso({
+            iso,
+            firmware: opts.firmware,
+            media: opts.media,
+            memoryMiB: Number(opts.memory),
+            artifactsDir: opts.artifacts,
+            expectText: expect,
+            rejectText: [WAITING_FOR_MODULES, ...(disks.length > 0 ? [REQUIREMENTS_NOT_MET] : [])],
+            disks,
+            reporter,
+          }),
+        );
+        const d = result.durations;
+        console.log(
+          `booted ${opts.firmware}/${opts.media}: marker after ${(d.markerMs / 1000).toFixed(0)}s, screen ok after ${((d.markerMs + d.screenMs) / 1000).toFixed(0)}s`,
+        );
+        console.log(`screenshot: ${result.finalScreenshot}`);
+        console.log(`artifacts:  ${result.runDir}`);
+      },
+    );
+}

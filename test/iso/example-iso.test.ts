@@ -1,0 +1,113 @@
+// The example ISO, as built by the shared fixture: its boot records, its medium layout, the
+// live configuration inside the config layer, a warm rebuild, and an interrupted rebuild.
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { load } from "js-yaml";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { mountsUnder } from "../../src/mounts/mountinfo.js";
+import { safeRemove } from "../../src/mounts/safe-remove.js";
+import { defaultCacheDir } from "../../src/paths.js";
+import { run } from "../../src/tools/exec.js";
+import { EXAMPLE_CONFIG } from "../support/iso-fixture.js";
+
+const atomiso = (args: string[]) =>
+  execa("node", ["bin/atomiso.js", "--config", EXAMPLE_CONFIG, "--log", "plain", ...args], {
+    all: true,
+    reject: false,
+  });
+
+describe("the example ISO", async () => {
+  const iso = inject("isoPath");
+  const work = await mkdtemp(join(tmpdir(), "atomiso-iso-"));
+  afterAll(() => safeRemove(work));
+
+  it("has a BIOS and a UEFI El Torito boot image and an appended ESP (USB case)", async () => {
+    const r = await run([
+      "xorriso",
+      "-indev",
+      iso,
+      "-report_el_torito",
+      "plain",
+      "-report_system_area",
+      "plain",
+    ]);
+    const report = r.stdout + r.stderr;
+    expect(report).toMatch(/El Torito boot img :\s+1\s+BIOS\s+y\s+none/);
+    expect(report).toMatch(/El Torito boot img :\s+2\s+UEFI\s+y\s+none/);
+    expect(report).toContain("MBR grub2-mbr");
+    expect(report).toMatch(/MBR partition\s+:\s+2\s+0x00\s+0xef/);
+    expect(report).toContain("Volume id    : 'PARTICLEOS'");
+  });
+
+  it("carries two live-boot layers, stacked in order, with kernel and GRUB menu", async () => {
+    await run([
+      "osirrox",
+      "-indev",
+      iso,
+      "-extract",
+      "/live/filesystem.module",
+      join(work, "module"),
+      "-extract",
+      "/boot/grub/grub.cfg",
+      join(work, "grub.cfg"),
+      "-extract",
+      "/live/50-config.squashfs",
+      join(work, "config.squashfs"),
+    ]);
+    expect(await readFile(join(work, "module"), "utf8")).toBe(
+      "00-base.squashfs\n50-config.squashfs\n",
+    );
+    const grub = await readFile(join(work, "grub.cfg"), "utf8");
+    expect(grub).toContain('menuentry "Install ParticleOS"');
+    expect(grub).toContain("systemd.debug_shell=ttyS0");
+    const r = await run(["xorriso", "-indev", iso, "-find", "/live", "-type", "f"]);
+    for (const f of ["00-base.squashfs", "50-config.squashfs", "vmlinuz", "initrd.img"])
+      expect(r.stdout).toContain(`/live/${f}`);
+  });
+
+  it("configures the live system in the config layer", async () => {
+    const cat = async (path: string) =>
+      (await run(["unsquashfs", "-cat", join(work, "config.squashfs"), path])).stdout;
+    expect(await cat("etc/hostname")).toBe("particleos-live\n");
+    expect(await cat("etc/passwd")).toMatch(
+      /^live:x:1000:1000:Live user:\/home\/live:\/bin\/bash$/m,
+    );
+    expect(await cat("etc/sddm.conf.d/10-atomiso-autologin.conf")).toContain("User=live");
+    expect(await cat("etc/sudoers.d/10-atomiso-live")).toBe("live ALL=(ALL:ALL) NOPASSWD: ALL\n");
+    expect(
+      await cat("etc/systemd/system/graphical.target.wants/atomiso-live-marker.service"),
+    ).toContain("live-marker");
+    const settings = load(await cat("etc/calamares/settings.conf")) as { branding: string };
+    expect(settings.branding).toBe("particleos");
+  });
+
+  it("rebuilds from the cache when nothing changed", async () => {
+    const { stdout, stderr } = await atomiso(["build"]);
+    expect(stderr).toMatch(/^0 stage\(s\) built, 8 cached/m);
+    expect(stdout).toContain("particleos-0.1.0.iso");
+  });
+
+  it("leaves no mounts and no temp files when interrupted during bootstrap, and builds again", async () => {
+    const cacheDir = defaultCacheDir();
+    const child = atomiso(["build", "--rebuild", "bootstrap", "--until", "bootstrap"]);
+    // Interrupt once mmdebstrap is inside the chroot (its binds of /dev, /proc, /sys are up).
+    await new Promise<void>((resolve) => {
+      child.all?.on("data", (chunk: Buffer) => {
+        if (/installing essential packages/.test(chunk.toString())) setTimeout(resolve, 3000);
+      });
+    });
+    child.kill("SIGINT");
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(result.all).toContain("build interrupted by SIGINT");
+    expect(await mountsUnder(cacheDir)).toEqual([]);
+    const temps = await readdir(join(cacheDir, "tmp")).catch(() => []);
+    expect(temps.filter((t) => t.includes(`-${result.pid}-`))).toEqual([]);
+    const leftovers = await execa("pgrep", ["-f", "mmdebstrap"], { reject: false });
+    expect(leftovers.stdout).toBe("");
+    const again = await atomiso(["build"]);
+    expect(again.exitCode).toBe(0);
+  });
+});

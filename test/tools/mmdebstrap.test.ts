@@ -1,0 +1,54 @@
+// Real mmdebstrap with atomiso's hooks on a tiny input (the Essential set of trixie): the first
+// run fills the package cache, the second downloads nothing.
+import { mkdtemp, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { safeRemove } from "../../src/mounts/safe-remove.js";
+import { libexecDir } from "../../src/paths.js";
+import { run } from "../../src/tools/exec.js";
+import { mmdebstrapArgv } from "../../src/tools/mmdebstrap.js";
+import { inPrivateMountNamespace } from "../../src/tools/namespace.js";
+
+describe("mmdebstrap with the package-cache hooks", async () => {
+  const work = await mkdtemp(join(tmpdir(), "atomiso-mmdebstrap-"));
+  const cache = join(work, "apt");
+  afterAll(() => safeRemove(work));
+
+  const bootstrap = async (target: string) => {
+    const lines: string[] = [];
+    await run(
+      inPrivateMountNamespace(
+        mmdebstrapArgv({
+          suite: "trixie",
+          mirror: "http://deb.debian.org/debian",
+          components: ["main"],
+          packages: [],
+          extraSources: [],
+          arch: "amd64",
+          variant: "essential",
+          setupHooks: [join(libexecDir, "mmdebstrap-setup")],
+          customizeHooks: [join(libexecDir, "mmdebstrap-customize")],
+          target: join(work, target),
+        }),
+      ),
+      { env: { ATOMISO_APT_CACHE: cache }, onLine: (l) => lines.push(l) },
+    );
+    return lines;
+  };
+
+  it("fills the cache on the first run", async () => {
+    const lines = await bootstrap("root1");
+    const saved = lines.find((l) => l.startsWith("atomiso: package cache:"));
+    expect(saved).toMatch(/: [1-9]\d* new package/);
+    expect((await readdir(cache)).filter((f) => f.endsWith(".deb")).length).toBeGreaterThan(20);
+    expect(await readdir(join(work, "root1", "usr", "bin"))).toContain("bash");
+  });
+
+  it("downloads nothing on the second run", async () => {
+    const before = (await readdir(cache)).length;
+    const lines = await bootstrap("root2");
+    expect(lines).toContain("atomiso: package cache: 0 new package(s) saved");
+    expect((await readdir(cache)).length).toBe(before);
+  });
+});

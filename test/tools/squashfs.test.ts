@@ -1,0 +1,42 @@
+// Real mksquashfs on a tiny tree shaped like an overlay upper dir: a file, a symlink and an
+// overlayfs whiteout (character device 0/0), which live-boot's overlay must see as a deletion.
+import { mkdir, mkdtemp, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { safeRemove } from "../../src/mounts/safe-remove.js";
+import { run } from "../../src/tools/exec.js";
+import { mksquashfsArgv, mksquashfsProgress } from "../../src/tools/mksquashfs.js";
+
+describe("mksquashfs", async () => {
+  const work = await mkdtemp(join(tmpdir(), "atomiso-squashfs-"));
+  afterAll(() => safeRemove(work));
+  const tree = join(work, "tree");
+  await mkdir(join(tree, "etc"), { recursive: true });
+  await writeFile(join(tree, "etc", "hostname"), "particleos-live\n");
+  await symlink("hostname", join(tree, "etc", "hostname-link"));
+  await run(["mknod", join(tree, "etc", "removed"), "c", "0", "0"]);
+
+  it("compresses with zstd, keeps links and whiteouts, and reports progress", async () => {
+    const output = join(work, "layer.squashfs");
+    const progress: number[] = [];
+    await run(
+      mksquashfsArgv({ source: tree, output, compression: "zstd", level: 3, epoch: 1_700_000_000 }),
+      {
+        onLine: (l) => {
+          const p = mksquashfsProgress(l);
+          if (p !== undefined) progress.push(p);
+        },
+      },
+    );
+    expect(progress.at(-1)).toBe(1);
+    const { stdout: listing } = await run(["unsquashfs", "-lls", output]);
+    expect(listing).toMatch(
+      /^-rw-r--r-- root\/root\s+16 2023-11-14 \d\d:\d\d squashfs-root\/etc\/hostname$/m,
+    );
+    expect(listing).toMatch(/^lrwxrwxrwx .* squashfs-root\/etc\/hostname-link -> hostname$/m);
+    expect(listing).toMatch(/^c\S+ root\/root\s+0,\s*0 .* squashfs-root\/etc\/removed$/m);
+    const { stdout: stats } = await run(["unsquashfs", "-s", output]);
+    expect(stats).toContain("Compression zstd");
+  });
+});

@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { firmwareFromMarker, firmwareMode } from "../../../src/qemu/boot.js";
+import { checkScreenText, describePattern, textMatches } from "../../../src/qemu/ocr.js";
+import {
+  decodePngGray,
+  encodePngGray,
+  invertGray,
+  isPng,
+  meanLuminance,
+  pngSize,
+  upscaleGray,
+} from "../../../src/qemu/png.js";
+
+describe("screen text checks", () => {
+  const text = "Welcome to the\n  Debian   installer\nWaiting for 3 modules";
+
+  it("matches strings case- and whitespace-insensitively, regexes as given", () => {
+    expect(textMatches(text, "debian installer")).toBe(true);
+    expect(textMatches(text, "Welcome to the Debian")).toBe(true);
+    expect(textMatches(text, /Waiting for \d+ modules/g)).toBe(true);
+    expect(textMatches(text, /waiting for \d+ modules/)).toBe(false);
+  });
+
+  it("reports missing and rejected patterns", () => {
+    expect(checkScreenText(text, ["Debian", "Install now"], [/Waiting for \d+ modules/])).toEqual({
+      ok: false,
+      missing: ["Install now"],
+      rejected: [/Waiting for \d+ modules/],
+    });
+    expect(checkScreenText(text, ["Debian"], [/Error/])).toEqual({
+      ok: true,
+      missing: [],
+      rejected: [],
+    });
+    expect(checkScreenText(text).ok).toBe(true);
+    expect(describePattern("a b")).toBe('"a b"');
+    expect(describePattern(/x\d/i)).toBe("/x\\d/i");
+  });
+});
+
+describe("marker firmware field", () => {
+  it("reads and normalizes firmware=", () => {
+    expect(firmwareFromMarker("ATOMISO-MARKER calamares-running firmware=efi")).toBe("efi");
+    // OVMF mirrors GRUB's console to serial, so the line can come doubled.
+    expect(firmwareFromMarker("ATOMISO-MARKER x firmware=efiATOMISO-MARKER x firmware=efi")).toBe(
+      "efi",
+    );
+    expect(firmwareFromMarker("ATOMISO-MARKER tiny-booted firmware=pc")).toBe("pc");
+    expect(firmwareFromMarker("no field")).toBeUndefined();
+    expect(firmwareMode("pc")).toBe("bios");
+    expect(firmwareMode("bios")).toBe("bios");
+    expect(firmwareMode("EFI")).toBe("uefi");
+    expect(firmwareMode(undefined)).toBeUndefined();
+  });
+});
+
+describe("png helpers", () => {
+  it("round-trips a grayscale image and upscales/inverts it", () => {
+    const image = { width: 3, height: 2, pixels: Uint8Array.from([0, 128, 255, 10, 20, 30]) };
+    const png = encodePngGray(image);
+    expect(isPng(png)).toBe(true);
+    expect(pngSize(png)).toEqual({ width: 3, height: 2 });
+    expect(decodePngGray(png)).toEqual(image);
+    const big = upscaleGray(image, 2);
+    expect(big.width).toBe(6);
+    expect(big.height).toBe(4);
+    expect(big.pixels[0]).toBe(0);
+    expect(big.pixels[5]).toBe(255);
+    expect(upscaleGray(image, 1)).toBe(image);
+    expect(invertGray(image).pixels[0]).toBe(255);
+    expect(meanLuminance({ width: 2, height: 1, pixels: Uint8Array.from([0, 100]) })).toBe(50);
+  });
+
+  it("rejects what is not a PNG", () => {
+    expect(isPng(Buffer.from("hello world"))).toBe(false);
+    expect(() => pngSize(Buffer.from("hello world, not a png"))).toThrow(/not a PNG/);
+  });
+});

@@ -1,0 +1,75 @@
+import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AtomisoError } from "../../../src/errors.js";
+import { cleanSerialText, SerialLog } from "../../../src/qemu/serial.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "atomiso-serial-test-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("cleanSerialText", () => {
+  it("strips escape sequences and carriage returns", () => {
+    const raw =
+      "\x1b[0m\x1b[37m\x1b[40m\x1b[H\x1b[J\x1b[1;1HATOMISO-MARKER tiny-booted firmware=pc\r\n\r\x1b[=3hok\r\n";
+    expect(cleanSerialText(raw)).toBe("ATOMISO-MARKER tiny-booted firmware=pc\nok\n");
+  });
+});
+
+describe("SerialLog.waitFor", () => {
+  it("finds a line that appears while polling, even split across writes", async () => {
+    const path = join(dir, "serial.log");
+    const log = new SerialLog(path);
+    setTimeout(() => void writeFile(path, "booting...\r\n\x1b[1;1HATOMISO-MAR"), 50);
+    setTimeout(() => void appendFile(path, "KER calamares-running firmware=efi\r\nmore\r\n"), 150);
+    const found = await log.waitFor(/ATOMISO-MARKER\s+calamares-running/, {
+      timeoutMs: 5000,
+      pollMs: 20,
+    });
+    expect(found.line).toBe("ATOMISO-MARKER calamares-running firmware=efi");
+    expect(found.match[0]).toBe("ATOMISO-MARKER calamares-running");
+  });
+
+  it("ignores g/y flags on the caller's regex and honours `since`", async () => {
+    const path = join(dir, "serial.log");
+    await writeFile(path, "mark 1\nmark 2\n");
+    const log = new SerialLog(path);
+    const re = /mark (\d)/g;
+    expect((await log.waitFor(re, { timeoutMs: 100 })).match[1]).toBe("1");
+    expect((await log.waitFor(re, { timeoutMs: 100 })).match[1]).toBe("1");
+    expect((await log.waitFor(re, { timeoutMs: 100, since: 5 })).match[1]).toBe("2");
+  });
+
+  it("times out with a boot-failed error carrying the last 40 lines", async () => {
+    const path = join(dir, "serial.log");
+    const lines = Array.from({ length: 60 }, (_, i) => `line ${i + 1}`);
+    await writeFile(path, `${lines.join("\r\n")}\r\n`);
+    const log = new SerialLog(path);
+    const err = await log.waitFor(/never/, { timeoutMs: 100, pollMs: 20 }).catch((e) => e);
+    expect(err).toBeInstanceOf(AtomisoError);
+    expect(err.code).toBe("boot-failed");
+    expect(err.message).toContain("did not show /never/");
+    expect(err.message).toContain("last 40 lines");
+    expect(err.message).toContain("| line 21");
+    expect(err.message).toContain("| line 60");
+    expect(err.message).not.toContain("| line 20\n");
+    expect(err.hint).toBeTruthy();
+  });
+
+  it("stops when the signal aborts, naming the reason", async () => {
+    const log = new SerialLog(join(dir, "missing.log"));
+    const ctl = new AbortController();
+    setTimeout(() => ctl.abort("QEMU exited (exit status 1)"), 50);
+    const err = await log
+      .waitFor(/x/, { timeoutMs: 10_000, pollMs: 20, signal: ctl.signal })
+      .catch((e) => e);
+    expect(err.code).toBe("boot-failed");
+    expect(err.message).toMatch(/^QEMU exited \(exit status 1\) before the serial console showed/);
+    expect(err.message).toContain("(the serial log is empty)");
+  });
+});
