@@ -30,6 +30,7 @@ export default defineConfig({
           // Two TCG guests at a time on a 2-core host: with more, systemd's 90 s generator
           // timeout can expire inside a guest and it freezes.
           maxConcurrency: 2,
+          fileParallelism: false,
           globalSetup: ["test/support/iso-fixture.ts"],
           testTimeout: 1_800_000,
           hookTimeout: 1_800_000,

@@ -60,11 +60,11 @@ export async function runPlan(plan: Plan, options: RunPlanOptions): Promise<RunP
       const started = Date.now();
       if (store.has(id, key) && !options.rebuild?.includes(id)) {
         dirs[id] = store.outputDir(id, key);
+        await store.touch(id, key);
         reporter.info(`✔ ${definition.title} (cached ${key.slice(0, 12)})`);
         reports.push({ id, cached: true, ms: 0, dir: dirs[id] });
       } else {
         await reporter.step(definition.title, async () => {
-          if (store.has(id, key)) await safeRemove(store.outputDir(id, key));
           const temp = await store.makeTemp(id);
           const outDir = join(temp, "out");
           const tmpDir = join(temp, "scratch");
@@ -90,6 +90,11 @@ export async function runPlan(plan: Plan, options: RunPlanOptions): Promise<RunP
     const isoDir = dirs.iso;
     if (!isoDir) return { stages: reports };
     await placeOutput(join(isoDir, ISO_NAME), plan.output);
+    const pruned = await store.prune(
+      new Map(plan.steps.map((s) => [s.stage.definition.id, s.key])),
+    );
+    if (pruned.length > 0)
+      reporter.info(`cache: removed ${pruned.length} outdated stage output(s)`);
     return { stages: reports, iso: plan.output };
   });
 }

@@ -2,7 +2,7 @@
 // temp dir under <cache>/tmp and renamed into place only when complete, so a killed build
 // never leaves a half-written output that a later build would trust.
 import { existsSync } from "node:fs";
-import { mkdir, readdir, rename } from "node:fs/promises";
+import { mkdir, readdir, rename, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { safeRemove } from "../mounts/safe-remove.js";
 
@@ -31,8 +31,54 @@ export class StageStore {
   async commit(tempOut: string, id: string, key: string): Promise<string> {
     const target = this.outputDir(id, key);
     await mkdir(join(this.root, "stages"), { recursive: true });
-    await rename(tempOut, target);
+    if (existsSync(target)) {
+      // A forced rebuild: the old output stays valid until the new one is complete.
+      const old = join(
+        this.root,
+        "tmp",
+        `replaced-${id}-${process.pid}-${Date.now().toString(36)}`,
+      );
+      await rename(target, old);
+      await rename(tempOut, target);
+      await safeRemove(old);
+    } else {
+      await rename(tempOut, target);
+    }
     return target;
+  }
+
+  /** Marks an output as used now, so pruning keeps the most recently used ones. */
+  async touch(id: string, key: string): Promise<void> {
+    const now = new Date();
+    await utimes(this.outputDir(id, key), now, now);
+  }
+
+  /**
+   * Deletes old outputs: per stage id it keeps the outputs named in `keep` and the `extra`
+   * most recently used others (a quick way back after trying a change). Returns what it removed.
+   */
+  async prune(keep: ReadonlyMap<string, string>, extra = 1): Promise<string[]> {
+    const dir = join(this.root, "stages");
+    if (!existsSync(dir)) return [];
+    const byId = new Map<string, { name: string; mtime: number }[]>();
+    for (const name of await readdir(dir)) {
+      const id = name.replace(/-[0-9a-f]{16}$/, "");
+      const list = byId.get(id) ?? [];
+      list.push({ name, mtime: (await stat(join(dir, name))).mtimeMs });
+      byId.set(id, list);
+    }
+    const removed: string[] = [];
+    for (const [id, list] of byId) {
+      const current = keep.get(id);
+      const others = list
+        .filter((e) => !current || e.name !== `${id}-${current.slice(0, 16)}`)
+        .sort((a, b) => b.mtime - a.mtime);
+      for (const e of others.slice(extra)) {
+        await safeRemove(join(dir, e.name));
+        removed.push(e.name);
+      }
+    }
+    return removed;
   }
 
   /** Removes temp dirs of builds that are no longer running (e.g. killed with SIGKILL). */

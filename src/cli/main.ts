@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { AtomisoError, formatError } from "../errors.js";
 import { registerBuild } from "./commands/build.js";
+import { registerClean } from "./commands/clean.js";
 import { registerDoctor } from "./commands/doctor.js";
 import { registerGenDocs } from "./commands/gen-docs.js";
 import { registerInit } from "./commands/init.js";
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerBuild(program, globals);
   registerTestBoot(program, globals);
   registerDoctor(program, globals);
+  registerClean(program, globals);
   registerGenDocs(program);
   return program;
 }

@@ -2,10 +2,13 @@
 // every problem in one pass. Loading never writes anything.
 import { constants } from "node:fs";
 import { access, readFile, stat } from "node:fs/promises";
-import { basename, dirname, isAbsolute, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { z } from "zod";
 import { AtomisoError } from "../errors.js";
+import { validateCalamares } from "../render/calamares/validate.js";
+import { calamaresOptionsFor } from "./calamares-options.js";
+import { resolveFrom } from "./paths.js";
 import { formatPath, formatProblems, type Problem, problemsFromZod } from "./problems.js";
 import { type Config, configSchema } from "./schema.js";
 
@@ -51,9 +54,7 @@ function unwrap(node: z.ZodType): z.ZodType {
   }
 }
 
-export function resolveFrom(dir: string, path: string): string {
-  return isAbsolute(path) ? path : resolve(dir, path);
-}
+export { resolveFrom };
 
 /** Parses and validates TOML text; throws ConfigError listing every problem. */
 export function parseConfig(text: string, file: string): Config {
@@ -130,6 +131,33 @@ async function checkFiles(config: Config, dir: string): Promise<Problem[]> {
       "run `atomiso init` to get a starter branding folder",
     ),
   );
+  config.branding.slides.forEach((slide, i) => {
+    const image = join(resolveFrom(dir, config.branding.folder), slide.image);
+    checks.push(
+      must(
+        ["branding", "slides", i, "image"],
+        image,
+        "file",
+        "put the slide image in the branding folder",
+      ),
+    );
+  });
+  if (config.image) {
+    checks.push(
+      must(
+        ["image", "containerfile"],
+        config.image.containerfile,
+        "file",
+        "give the Containerfile's path relative to atomiso.toml",
+      ),
+      must(
+        ["image", "context"],
+        config.image.context,
+        "dir",
+        "give the build context folder relative to atomiso.toml",
+      ),
+    );
+  }
   await Promise.all(checks);
   return problems.sort((a, b) => a.path.localeCompare(b.path));
 }
@@ -157,7 +185,11 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
     if (!(err instanceof ConfigError)) throw err;
     problems = err.problems;
   }
-  if (config) problems = await checkFiles(config, dir);
+  if (config)
+    problems = [
+      ...(await checkFiles(config, dir)),
+      ...validateCalamares(calamaresOptionsFor(config, dir)),
+    ];
   if (problems.length > 0 || !config) throw new ConfigError(abs, problems);
   return { config, file: abs, dir };
 }

@@ -2,6 +2,8 @@
 // defaults and descriptions, the generated JSON Schema (schema/atomiso.schema.json) and the
 // generated reference (docs/config.md). Paths are relative to the directory of atomiso.toml.
 import { z } from "zod";
+import { parseReference } from "../oci/reference.js";
+import { installerSchema, slideSchema } from "./installer-schema.js";
 
 const debianName = /^[a-z0-9][a-z0-9+.-]+$/;
 const hostname = /^(?=.{1,63}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -172,8 +174,140 @@ const branding = z
       .regex(/^#[0-9a-fA-F]{6}$/)
       .default("#ffffff")
       .describe("Installer sidebar text colour."),
+    logo: z
+      .string()
+      .min(1)
+      .default("logo.png")
+      .describe(
+        "Product logo in the branding folder (shown in the sidebar); generated when missing.",
+      ),
+    icon: z
+      .string()
+      .min(1)
+      .default("icon.png")
+      .describe("Window icon in the branding folder; generated when missing."),
+    welcome: z
+      .string()
+      .min(1)
+      .default("welcome.png")
+      .describe("Welcome page image in the branding folder; generated when missing."),
+    slides: z
+      .array(slideSchema)
+      .max(20)
+      .default([])
+      .describe("Slideshow shown during the install; empty: one slide with the product name."),
   })
   .describe("How the installer looks.");
+
+/** What an ostree install needs in the image; `image.base.packages` come on top. */
+export const IMAGE_BASE_PACKAGES = [
+  "linux-image-amd64",
+  "systemd-sysv",
+  "ostree",
+  "ostree-boot",
+  "dracut",
+  "grub-pc-bin",
+  "grub-efi-amd64-bin",
+  "grub2-common",
+] as const;
+
+const imageBase = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^localhost\/[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/, {
+        error: 'must be a local image name such as "localhost/atomiso/base" (no tag)',
+      })
+      .default("localhost/atomiso/base")
+      .describe(
+        "Local podman image name of the base root; its tag is the content key of the settings below.",
+      ),
+    build_arg: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .default("BASE_IMAGE")
+      .describe(
+        "Build argument that receives the base image (name:key); the Containerfile starts with `ARG <build_arg>` and `FROM ${<build_arg>}`.",
+      ),
+    suite: z.enum(SUITES).default("trixie").describe("Debian suite of the system image."),
+    mirror: z
+      .url()
+      .default("http://deb.debian.org/debian")
+      .describe("Debian mirror used by mmdebstrap."),
+    components: z
+      .array(z.string().regex(debianName))
+      .min(1)
+      .default(["main"])
+      .describe("Mirror components to enable."),
+    variant: z
+      .enum(["minbase", "apt"])
+      .default("minbase")
+      .describe("mmdebstrap variant (minbase: Essential, apt and required packages)."),
+    packages: z
+      .array(
+        z.string().regex(debianName, {
+          error: "must be a Debian package name (lowercase letters, digits, + . -)",
+        }),
+      )
+      .default([])
+      .describe(
+        `Extra packages, on top of the ones an ostree install needs (${IMAGE_BASE_PACKAGES.join(", ")}).`,
+      ),
+  })
+  .describe(
+    "A Debian base root made with mmdebstrap and imported into podman, for Containerfiles that start from Debian packages rather than a registry image. Rebuilt only when these settings change.",
+  );
+
+const image = z
+  .strictObject({
+    containerfile: z
+      .string()
+      .min(1)
+      .default("Containerfile")
+      .describe("The Containerfile of the system image."),
+    context: z.string().min(1).default(".").describe("Build context folder given to podman build."),
+    tag: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Local image name the build is tagged with; default "localhost/<product.id>:<product.version>".',
+      ),
+    build_args: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())
+      .default({})
+      .describe("Build arguments (`--build-arg NAME=value`) for the Containerfile."),
+    reference: z
+      .string()
+      .superRefine((text, ctx) => {
+        try {
+          const ref = parseReference(text, { defaultTag: false });
+          if (ref.digest)
+            ctx.addIssue("must not contain a digest: the digest is pinned in atomiso.lock");
+          else if (!ref.tag) ctx.addIssue('needs a tag, e.g. "registry.example.org/os/system:1.0"');
+        } catch (err) {
+          ctx.addIssue((err as Error).message);
+        }
+      })
+      .describe(
+        'Registry reference the image is pushed to, e.g. "registry.example.org/particleos/system:0.1.0"; `atomiso push` pins its digest in atomiso.lock.',
+      ),
+    tls_verify: z
+      .boolean()
+      .default(true)
+      .describe("Require HTTPS with a valid certificate when talking to the registry."),
+    max_size_mib: z
+      .int()
+      .min(64)
+      .default(8192)
+      .describe(
+        "Largest unpacked image size (MiB) `atomiso image lint` accepts: the installed system needs about this much on its root partition.",
+      ),
+    base: imageBase.optional(),
+  })
+  .describe(
+    "The bootable system image (OCI) the installer deploys: built with podman, checked with `atomiso image lint`, pushed and pinned with `atomiso push`.",
+  );
 
 export const configSchema = z
   .strictObject({
@@ -181,6 +315,8 @@ export const configSchema = z
     live: live.prefault({}),
     iso,
     branding: branding.prefault({}),
+    installer: installerSchema.prefault({}),
+    image: image.optional(),
   })
   .describe("atomiso.toml: the description of one installer ISO.");
 

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 
 /** Unescapes the octal escapes (\040 for space…) used in /proc/self/mountinfo. */
-function unescape(field: string): string {
+function unescapeOctal(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_m, oct: string) =>
     String.fromCharCode(Number.parseInt(oct, 8)),
   );
@@ -15,7 +15,7 @@ export async function mountPoints(): Promise<string[]> {
   return text
     .split("\n")
     .filter(Boolean)
-    .map((line) => unescape(line.split(" ")[4] ?? ""));
+    .map((line) => unescapeOctal(line.split(" ")[4] ?? ""));
 }
 
 /** Mount points at or below dir, deepest first (the order to unmount them in). */

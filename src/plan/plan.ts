@@ -2,6 +2,7 @@
 // Pure apart from reading the files that feed the keys; nothing is run.
 import { join, relative } from "node:path";
 import { hashFile, hashTree, hashValue } from "../cache/hash.js";
+import { calamaresOptionsFor } from "../config/calamares-options.js";
 import { type LoadedConfig, resolveFrom } from "../config/load.js";
 import { packageRoot } from "../paths.js";
 import { bootFilesStage } from "../stages/boot-files.js";
@@ -105,18 +106,14 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
     productVersion: c.product.version,
     ...(c.product.url ? { productUrl: c.product.url } : {}),
   };
+  const calamaresOptions = calamaresOptionsFor(c, dir);
+  const { brandingDir: _dir, ...calamaresKey } = calamaresOptions;
   const calamares = planned(
     calamaresStage,
-    {
-      ...product,
-      hostnameTemplate: `${c.product.id}-\${product}`,
-      sidebarBackground: c.branding.sidebar_background,
-      sidebarText: c.branding.sidebar_text,
-      brandingDir,
-    },
+    calamaresOptions,
     [],
     { branding: await hashTree(brandingDir) },
-    { ...product, branding: c.branding },
+    calamaresKey,
   );
 
   const overlay = c.live.overlay ? abs(c.live.overlay) : undefined;

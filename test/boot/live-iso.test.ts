@@ -4,7 +4,11 @@
 import { mkdir, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { REQUIREMENTS_NOT_MET, WAITING_FOR_MODULES } from "../../src/cli/commands/test-boot.js";
+import {
+  ALL_REQUIREMENTS_MET,
+  REQUIREMENTS_NOT_MET,
+  WAITING_FOR_MODULES,
+} from "../../src/cli/commands/test-boot.js";
 import { bootIso, createBlankDisk, type Firmware, type Media } from "../../src/qemu/index.js";
 
 const cases: { firmware: Firmware; media: Media }[] = [
@@ -28,7 +32,8 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
         smp: 1,
         memoryMiB: 3072,
         artifactsDir: "test-artifacts/boot",
-        expectText: ["Welcome to the ParticleOS 0.1.0 installer"],
+        // Shown once every module has loaded and every requirement passed.
+        expectText: ["Welcome to the ParticleOS 0.1.0 installer", ALL_REQUIREMENTS_MET],
         rejectText: [WAITING_FOR_MODULES, REQUIREMENTS_NOT_MET],
         disks: [{ path: target }],
       });

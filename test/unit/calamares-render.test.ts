@@ -1,17 +1,15 @@
+import { join } from "node:path";
 import { load } from "js-yaml";
 import { describe, expect, it } from "vitest";
+import { calamaresOptionsFor } from "../../src/config/calamares-options.js";
+import { loadConfig } from "../../src/config/load.js";
 import type { SettingsConf } from "../../src/render/calamares/model.js";
 import { NOCONFIG_MODULES, renderCalamares } from "../../src/render/calamares/render.js";
+import { validateCalamares } from "../../src/render/calamares/validate.js";
 
-const options = {
-  productName: "ParticleOS",
-  productId: "particleos",
-  productVersion: "0.1.0",
-  hostnameTemplate: "particleos-${product}",
-  sidebarBackground: "#16324f",
-  sidebarText: "#ffffff",
-  brandingDir: "/nonexistent",
-};
+const example = join(import.meta.dirname, "../../examples/particleos/atomiso.toml");
+const loaded = await loadConfig(example);
+const options = calamaresOptionsFor(loaded.config, loaded.dir);
 
 describe("calamares rendering", async () => {
   const files = await renderCalamares(options);
@@ -79,5 +77,86 @@ describe("calamares rendering", async () => {
       files.filter((f) => typeof f.content === "string").map((f) => [f.path, f.content]),
     );
     expect(text).toMatchSnapshot();
+  });
+
+  it("lays out GPT with a BIOS boot partition, /boot and a root of the user's file system", () => {
+    const partition = yaml("etc/calamares/modules/partition.conf") as {
+      partitionLayout: {
+        name: string;
+        filesystem: string;
+        mountPoint?: string;
+        type?: string;
+        size: string;
+      }[];
+      efi: { mountPoint: string; recommendedSize: string };
+      initialPartitioningChoice: string;
+      defaultPartitionTableType: string;
+    };
+    expect(partition.initialPartitioningChoice).toBe("erase");
+    expect(partition.defaultPartitionTableType).toBe("gpt");
+    expect(partition.efi).toMatchObject({ mountPoint: "/boot/efi", recommendedSize: "512MiB" });
+    expect(
+      partition.partitionLayout.map((p) => [p.name, p.filesystem, p.mountPoint, p.size]),
+    ).toEqual([
+      ["bios-boot", "unformatted", undefined, "1MiB"],
+      ["boot", "ext4", "/boot", "1024MiB"],
+      ["root", "unknown", "/", "100%"],
+    ]);
+    expect(partition.partitionLayout[0]?.type).toBe("21686148-6449-6e6f-744e-656564454649");
+  });
+
+  it("asks for enough disk for the layout and two deployments", () => {
+    const welcome = yaml("etc/calamares/modules/welcome.conf") as {
+      requirements: { requiredStorage: number };
+    };
+    expect(welcome.requirements.requiredStorage).toBe(10);
+  });
+});
+
+describe("calamares validation", () => {
+  const variant = (change: (o: typeof options) => void) => {
+    const o = structuredClone(options);
+    change(o);
+    return validateCalamares(o).map((p) => `${p.path}: ${p.message}`);
+  };
+
+  it("accepts the example", () => {
+    expect(validateCalamares(options)).toEqual([]);
+  });
+
+  it("refuses a layout that cannot hold the image", () => {
+    expect(
+      variant((o) => {
+        o.installer.requirements.image_gib = 6;
+      }),
+    ).toEqual([
+      "installer.partition.root_min_gib: a 8 GiB root cannot hold the 6 GiB image twice (an upgrade keeps two deployments)",
+    ]);
+  });
+
+  it("refuses a sequence without partition or users, and misplaced pages", () => {
+    expect(
+      variant((o) => {
+        o.installer.pages = ["summary", "welcome"];
+      }),
+    ).toEqual([
+      'installer.pages: "partition" is missing',
+      'installer.pages: "users" is missing',
+      'installer.pages: "welcome" must come first (it runs the requirement checks)',
+      'installer.pages: "summary" must come last (it lists what the install will do)',
+    ]);
+  });
+
+  it("refuses an EFI partition below the minimum and a default file system that is not offered", () => {
+    expect(
+      variant((o) => {
+        o.installer.partition.efi_mib = 200;
+        o.installer.partition.filesystem = "btrfs";
+        o.installer.partition.filesystems = ["ext4"];
+      }),
+    ).toEqual([
+      'installer.partition.filesystem: "btrfs" is not among installer.partition.filesystems (ext4)',
+      "installer.partition.efi_mib: the EFI partition (200 MiB) is smaller than the minimum 300 MiB",
+    ]);
   });
 });

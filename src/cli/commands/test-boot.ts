@@ -16,6 +16,8 @@ import { type GlobalOptions, reporterFor } from "../options.js";
 
 /** On the welcome page Calamares shows this until every module has loaded and checked. */
 export const WAITING_FOR_MODULES = /Waiting for \d+ modules?/i;
+/** Shown under the welcome title once all modules loaded and every requirement passed. */
+export const ALL_REQUIREMENTS_MET = "This program will ask you some questions";
 /** Shown when a requirement (disk, RAM, root) fails. */
 export const REQUIREMENTS_NOT_MET = /does not satisfy the minimum requirements/i;
 
@@ -59,6 +61,7 @@ export function registerTestBoot(program: Command, globals: () => GlobalOptions)
         if (!expect) {
           const config = await loadConfig(globals().config).catch(() => undefined);
           expect = config ? [config.config.product.name] : [];
+          if (Number(opts.disk) > 0) expect.push(ALL_REQUIREMENTS_MET);
         }
         const reporter = reporterFor(globals());
         const diskGiB = Number(opts.disk);

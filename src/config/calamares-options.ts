@@ -1,0 +1,20 @@
+// The Calamares renderer's options, derived from the config (used by the plan and by the
+// pre-build validation, so both see exactly what will be rendered).
+import type { CalamaresOptions } from "../render/calamares/render.js";
+import { resolveFrom } from "./paths.js";
+import type { Config } from "./schema.js";
+
+export function calamaresOptionsFor(c: Config, dir: string): CalamaresOptions {
+  return {
+    productName: c.product.name,
+    productId: c.product.id,
+    productVersion: c.product.version,
+    ...(c.product.url ? { productUrl: c.product.url } : {}),
+    sidebarBackground: c.branding.sidebar_background,
+    sidebarText: c.branding.sidebar_text,
+    brandingDir: resolveFrom(dir, c.branding.folder),
+    images: { logo: c.branding.logo, icon: c.branding.icon, welcome: c.branding.welcome },
+    slides: c.branding.slides,
+    installer: c.installer,
+  };
+}
