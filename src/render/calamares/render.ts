@@ -150,9 +150,8 @@ export function moduleConfigs(o: CalamaresOptions): ModuleConfigs {
     },
     partition: partitionConf(i),
     users: {
-      // Groups may exist only in /usr/lib/group on an atomic image; the install job makes
-      // them real before the users module runs (must_exist: false lets Calamares create any
-      // that are still missing).
+      // Groups may exist only in /usr/lib/group on an atomic image; must_exist: false lets
+      // Calamares create any that are missing from /etc/group.
       defaultGroups: [
         ...u.groups.map((name) => ({ name, must_exist: false, system: true })),
         { name: u.sudo_group, must_exist: false, system: true },
