@@ -1,4 +1,5 @@
 // xorriso: packs the hybrid ISO. BIOS: El Torito GRUB core image, plus GRUB's boot_hybrid MBR
+import { run } from "./exec.js";
 // so the image also boots dd'ed to a USB stick. UEFI: an El Torito EFI entry pointing at the
 // ESP image, which is also appended as MBR partition 2 (type 0xef) for the USB case. No GPT:
 // a fully valid GPT breaks BIOS boot on some firmware.
@@ -63,4 +64,19 @@ export function xorrisoArgv(o: XorrisoOptions): string[] {
 export function xorrisoProgress(line: string): number | undefined {
   const m = /UPDATE\s*:\s*([\d.]+)% done/.exec(line);
   return m?.[1] ? Number(m[1]) / 100 : undefined;
+}
+
+/** What xorriso says about an ISO's boot records and system area (MBR, partitions). */
+export async function bootReport(iso: string): Promise<string> {
+  const r = await run([
+    "xorriso",
+    "-indev",
+    iso,
+    "-report_el_torito",
+    "plain",
+    "-report_system_area",
+    "plain",
+  ]);
+  // xorriso prints part of its report on stderr.
+  return r.stdout + r.stderr;
 }

@@ -10,6 +10,7 @@ import { mountsUnder } from "../../src/mounts/mountinfo.js";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
 import { defaultCacheDir } from "../../src/paths.js";
 import { run } from "../../src/tools/exec.js";
+import { bootReport } from "../../src/tools/xorriso.js";
 import { EXAMPLE_CONFIG } from "../support/iso-fixture.js";
 
 const atomiso = (args: string[]) =>
@@ -38,16 +39,7 @@ describe("the example ISO", async () => {
   ]);
 
   it("has a BIOS and a UEFI El Torito boot image and an appended ESP (USB case)", async () => {
-    const r = await run([
-      "xorriso",
-      "-indev",
-      iso,
-      "-report_el_torito",
-      "plain",
-      "-report_system_area",
-      "plain",
-    ]);
-    const report = r.stdout + r.stderr;
+    const report = await bootReport(iso);
     expect(report).toMatch(/El Torito boot img :\s+1\s+BIOS\s+y\s+none/);
     expect(report).toMatch(/El Torito boot img :\s+2\s+UEFI\s+y\s+none/);
     expect(report).toContain("MBR grub2-mbr");

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
 import { run } from "../../src/tools/exec.js";
 
-export const NIMBUS_CONFIG = "examples/nimbus/atomiso.toml";
+const NIMBUS_CONFIG = "examples/nimbus/atomiso.toml";
 
 describe("the Nimbus profile", async () => {
   const work = await mkdtemp(join(tmpdir(), "atomiso-nimbus-"));

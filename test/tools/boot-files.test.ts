@@ -8,7 +8,7 @@ import { silentReporter } from "../../src/log/reporter.js";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
 import { bootFilesStage } from "../../src/stages/boot-files.js";
 import { run } from "../../src/tools/exec.js";
-import { xorrisoArgv } from "../../src/tools/xorriso.js";
+import { bootReport, xorrisoArgv } from "../../src/tools/xorriso.js";
 
 describe("boot files and the hybrid ISO", async () => {
   const work = await mkdtemp(join(tmpdir(), "atomiso-boot-"));
@@ -84,16 +84,7 @@ describe("boot files and the hybrid ISO", async () => {
         efiImage: join(out, "efiboot.img"),
       }),
     );
-    const report = await run([
-      "xorriso",
-      "-indev",
-      iso,
-      "-report_el_torito",
-      "plain",
-      "-report_system_area",
-      "plain",
-    ]);
-    const stdout = report.stdout + report.stderr;
+    const stdout = await bootReport(iso);
     expect(stdout).toMatch(/El Torito boot img :\s+1\s+BIOS\s+y\s+none/);
     expect(stdout).toMatch(/El Torito boot img :\s+2\s+UEFI\s+y\s+none/);
     expect(stdout).toMatch(/MBR partition\s+:\s+2\s+0x00\s+0xef/);
