@@ -5,6 +5,7 @@ import { registerBuild } from "./commands/build.js";
 import { registerClean } from "./commands/clean.js";
 import { registerDoctor } from "./commands/doctor.js";
 import { registerGenDocs } from "./commands/gen-docs.js";
+import { registerImage } from "./commands/image.js";
 import { registerInit } from "./commands/init.js";
 import { registerPlan } from "./commands/plan.js";
 import { registerTestBoot } from "./commands/test-boot.js";
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerTestBoot(program, globals);
   registerDoctor(program, globals);
   registerClean(program, globals);
+  registerImage(program, globals);
   registerGenDocs(program);
   return program;
 }

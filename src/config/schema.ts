@@ -299,6 +299,7 @@ const image = z
     max_size_mib: z
       .int()
       .min(64)
+      .max(1024 * 1024)
       .default(8192)
       .describe(
         "Largest unpacked image size (MiB) `atomiso image lint` accepts: the installed system needs about this much on its root partition.",

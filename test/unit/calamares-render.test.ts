@@ -57,9 +57,10 @@ describe("calamares rendering", async () => {
       const png = byPath.get(`etc/calamares/branding/particleos/${image}`)?.content as Buffer;
       expect(png.subarray(1, 4).toString()).toBe("PNG");
     }
-    expect(String(byPath.get("etc/calamares/branding/particleos/show.qml")?.content)).toContain(
-      "Installing ParticleOS",
-    );
+    const show = String(byPath.get("etc/calamares/branding/particleos/show.qml")?.content);
+    expect(show).toContain("ParticleOS updates atomically");
+    expect(show).toContain('source: "slide-1.png"');
+    expect(byPath.has("etc/calamares/branding/particleos/slide-2.png")).toBe(true);
   });
 
   it("does not require the internet on the welcome page", () => {

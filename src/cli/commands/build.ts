@@ -7,6 +7,7 @@ import { planIso, relativeToCwd } from "../../plan/plan.js";
 import type { StageId } from "../../stages/stage.js";
 import { checkTools } from "../../tools/host.js";
 import { cacheDirFor, type GlobalOptions, reporterFor } from "../options.js";
+import { buildImageAction } from "./image.js";
 
 const STAGE_IDS: StageId[] = [
   "bootstrap",
@@ -43,7 +44,19 @@ export function registerBuild(program: Command, globals: () => GlobalOptions): v
     .addOption(
       new Option("--rebuild <stage...>", "rebuild these stages even if cached").choices(STAGE_IDS),
     )
-    .action(async (opts: { until?: StageId; rebuild?: StageId[] }) => {
+    .argument(
+      "[what]",
+      '"iso" (default), or "image": build the system image (same as `atomiso image build`)',
+    )
+    .action(async (what: string | undefined, opts: { until?: StageId; rebuild?: StageId[] }) => {
+      if (what === "image") return buildImageAction(globals());
+      if (what !== undefined && what !== "iso") {
+        throw new AtomisoError(
+          "usage",
+          `unknown build target "${what}"`,
+          "use `atomiso build` (the ISO) or `atomiso build image`",
+        );
+      }
       if (process.getuid?.() !== 0) {
         throw new AtomisoError(
           "not-root",

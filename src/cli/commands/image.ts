@@ -62,7 +62,10 @@ export interface BuildImageFlags {
 }
 
 /** `atomiso image build` and `atomiso build image`. */
-export async function buildImageAction(g: GlobalOptions, flags: BuildImageFlags = {}): Promise<void> {
+export async function buildImageAction(
+  g: GlobalOptions,
+  flags: BuildImageFlags = {},
+): Promise<void> {
   requireRoot("image build");
   const loaded = await loadConfig(g.config);
   const s = imageSettings(loaded);
@@ -103,7 +106,10 @@ export function registerImage(program: Command, globals: () => GlobalOptions): v
     .description(
       "check that an image is installable as an atomic system: a local image, a registry reference, oci:<dir>:<tag>, or a folder (./tree or dir:<path>)",
     )
-    .option("--max-size <MiB>", "largest unpacked size accepted (default image.max_size_mib or 8192)")
+    .option(
+      "--max-size <MiB>",
+      "largest unpacked size accepted (default image.max_size_mib or 8192)",
+    )
     .addOption(
       new Option("--tls-verify <bool>", "use HTTPS with certificate checks when pulling").choices([
         "true",
@@ -119,7 +125,9 @@ export function registerImage(program: Command, globals: () => GlobalOptions): v
       ) => {
         const g = globals();
         // The profile is optional here: any image can be linted, with its limits if there is one.
-        const profile = existsSync(g.config) ? (await loadConfig(g.config)).config.image : undefined;
+        const profile = existsSync(g.config)
+          ? (await loadConfig(g.config)).config.image
+          : undefined;
         let maxSizeMib = profile?.max_size_mib ?? DEFAULT_MAX_SIZE_MIB;
         if (opts.maxSize !== undefined) {
           maxSizeMib = Number(opts.maxSize);

@@ -1,0 +1,183 @@
+// atomiso.lock: the system image an ISO installs, pinned by digest. `atomiso push` writes it
+// next to atomiso.toml; the ISO build (possibly on another machine) reads it and needs nothing
+// else to fetch exactly the image that was linted and pushed.
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { parse, stringify, TomlError } from "smol-toml";
+import { z } from "zod";
+import { AtomisoError } from "../errors.js";
+import { isDigest } from "../oci/digest.js";
+import { formatReference, fullName, parseReference } from "../oci/reference.js";
+
+export const LOCK_VERSION = 1;
+
+export interface ImageLock {
+  /** The registry reference as configured (image.reference), with its tag. */
+  reference: string;
+  /** Digest of the pushed manifest. */
+  digest: string;
+  /** registry/repository@digest: what to pull to get exactly this image. */
+  pinned: string;
+  mediaType: string;
+  /** Bytes in the registry: manifest, config and (compressed) layers. */
+  size: number;
+  /** Unpacked size of the image, as podman reported it before pushing. */
+  unpackedSize: number;
+  /** The image config's digest (podman's image id). */
+  configDigest: string;
+  /** When the image was built (from its config). */
+  created: Date;
+  /** When it was pushed. */
+  pushed: Date;
+  backend: "bootc" | "ostree";
+  /** Kernel release found by the lint. */
+  kernel?: string;
+  /** org.opencontainers.image.version, if the image has it. */
+  version?: string;
+  tlsVerify: boolean;
+}
+
+const HEADER = `# atomiso.lock: the system image this profile installs, pinned by \`atomiso push\`.
+# Commit it with atomiso.toml; an ISO build reads the image from here. Do not edit by hand.
+
+`;
+
+const digest = z.string().refine(isDigest, { error: 'must be a digest such as "sha256:<64 hex>"' });
+const date = z.union([z.date(), z.iso.datetime({ offset: true }).transform((s) => new Date(s))]);
+
+const lockSchema = z.strictObject({
+  lock_version: z.literal(LOCK_VERSION, {
+    error: `must be ${LOCK_VERSION} (this atomiso reads lock version ${LOCK_VERSION})`,
+  }),
+  image: z.strictObject({
+    reference: z.string().min(1),
+    digest,
+    pinned: z.string().min(1),
+    media_type: z.string().min(1),
+    size: z.int().min(0),
+    unpacked_size: z.int().min(0),
+    config_digest: digest,
+    created: date,
+    pushed: date,
+    backend: z.enum(["bootc", "ostree"]),
+    kernel: z.string().min(1).optional(),
+    version: z.string().min(1).optional(),
+    tls_verify: z.boolean(),
+  }),
+});
+
+/** registry/repository@digest for a reference and a digest. */
+export function pinnedReference(reference: string, manifestDigest: string): string {
+  return `${fullName(parseReference(reference))}@${manifestDigest}`;
+}
+
+export function stringifyLock(lock: ImageLock): string {
+  const image: Record<string, unknown> = {
+    reference: lock.reference,
+    digest: lock.digest,
+    pinned: lock.pinned,
+    media_type: lock.mediaType,
+    size: lock.size,
+    unpacked_size: lock.unpackedSize,
+    config_digest: lock.configDigest,
+    created: lock.created,
+    pushed: lock.pushed,
+    backend: lock.backend,
+  };
+  if (lock.kernel !== undefined) image.kernel = lock.kernel;
+  if (lock.version !== undefined) image.version = lock.version;
+  image.tls_verify = lock.tlsVerify;
+  return HEADER + stringify({ lock_version: LOCK_VERSION, image });
+}
+
+export function parseLock(text: string, file: string): ImageLock {
+  const invalid = (why: string) =>
+    new AtomisoError(
+      "config-invalid",
+      `${file}: ${why}`,
+      "run `atomiso push` to write it again (it is generated, do not edit it)",
+      2,
+    );
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (err) {
+    if (err instanceof TomlError) throw invalid(`not valid TOML: ${err.message.split("\n")[0]}`);
+    throw err;
+  }
+  const result = lockSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw invalid(`${issue?.path.join(".") || "(top level)"}: ${issue?.message ?? "invalid"}`);
+  }
+  const i = result.data.image;
+  try {
+    parseReference(i.reference);
+    const pinned = parseReference(i.pinned);
+    if (pinned.digest !== i.digest)
+      throw new Error(`pinned ${i.pinned} does not end in @${i.digest}`);
+  } catch (err) {
+    throw invalid((err as Error).message);
+  }
+  const lock: ImageLock = {
+    reference: i.reference,
+    digest: i.digest,
+    pinned: i.pinned,
+    mediaType: i.media_type,
+    size: i.size,
+    unpackedSize: i.unpacked_size,
+    configDigest: i.config_digest,
+    created: i.created,
+    pushed: i.pushed,
+    backend: i.backend,
+    tlsVerify: i.tls_verify,
+  };
+  if (i.kernel !== undefined) lock.kernel = i.kernel;
+  if (i.version !== undefined) lock.version = i.version;
+  return lock;
+}
+
+/** Writes through a temp file and rename, so a reader never sees half a lock. */
+export async function writeLock(file: string, lock: ImageLock): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, stringifyLock(lock));
+    await rename(tmp, file);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+export interface ReadLockOptions {
+  /** image.reference of the profile: the lock must pin the same reference. */
+  expectReference?: string;
+}
+
+/** Reads atomiso.lock; a missing file says how to make one. */
+export async function readLock(file: string, options: ReadLockOptions = {}): Promise<ImageLock> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    throw new AtomisoError(
+      "config-not-found",
+      `no image lock at ${file}: the system image has not been pinned yet`,
+      "run `atomiso push` to pin the image (it builds on `atomiso image build`)",
+      2,
+    );
+  }
+  const lock = parseLock(text, file);
+  if (options.expectReference !== undefined) {
+    const want = formatReference(parseReference(options.expectReference));
+    const have = formatReference(parseReference(lock.reference));
+    if (want !== have) {
+      throw new AtomisoError(
+        "config-invalid",
+        `${file} pins ${lock.reference}, but image.reference in atomiso.toml is ${options.expectReference}`,
+        "run `atomiso push` to pin the configured image",
+        2,
+      );
+    }
+  }
+  return lock;
+}

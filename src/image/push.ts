@@ -1,0 +1,126 @@
+// `atomiso push`: podman push to image.reference (with --tls-verify and the standard auth.json
+// files), then three independent views of what the registry now serves must agree: the digest
+// podman wrote, the one our registry client resolves, and the one skopeo inspect reports. Only
+// then is the digest pinned in atomiso.lock.
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AtomisoError } from "../errors.js";
+import type { Reporter } from "../log/reporter.js";
+import { DigestMismatchError } from "../oci/digest.js";
+import { parseManifest } from "../oci/manifest.js";
+import { parseReference } from "../oci/reference.js";
+import { RegistryClient } from "../oci/registry.js";
+import { run } from "../tools/exec.js";
+import { inspectImage, localImageExists } from "./inspect.js";
+import type { Backend } from "./lint.js";
+import { type ImageLock, pinnedReference, writeLock } from "./lock.js";
+import {
+  podmanPushArgv,
+  pushProgressTracker,
+  type RegistryAccess,
+  skopeoInspectDigestArgv,
+} from "./podman.js";
+import type { ImageSettings } from "./settings.js";
+
+export interface PushImageOptions {
+  reporter: Reporter;
+  /** auth.json to use instead of the standard places. */
+  authFile?: string;
+  /** From the lint that cleared the image for pushing. */
+  backend: Backend;
+  kernel?: string;
+  /** For tests: when the push happened. */
+  now?: Date;
+}
+
+export interface PushResult {
+  lock: ImageLock;
+  lockFile: string;
+  durationMs: number;
+}
+
+export async function pushImage(s: ImageSettings, o: PushImageOptions): Promise<PushResult> {
+  const started = Date.now();
+  if (!(await localImageExists(s.tag))) {
+    throw new AtomisoError(
+      "usage",
+      `there is no local image ${s.tag} to push`,
+      "build it first with `atomiso image build`",
+    );
+  }
+  const info = await inspectImage(s.tag);
+  const access: RegistryAccess = { tlsVerify: s.tlsVerify };
+  if (o.authFile) access.authFile = o.authFile;
+
+  const client = new RegistryClient({
+    tlsVerify: s.tlsVerify,
+    ...(o.authFile ? { authFile: o.authFile } : {}),
+  });
+  // Fail fast with the registry's address when it is down, instead of podman's retries.
+  await client.ping(parseReference(s.reference).registry);
+
+  const scratch = await mkdtemp(join(tmpdir(), "atomiso-push-"));
+  let pushed: string;
+  try {
+    const digestFile = join(scratch, "digest");
+    const progress = pushProgressTracker();
+    await o.reporter.step(`podman push ${s.tag} → ${s.reference}`, () =>
+      run(podmanPushArgv({ ...access, source: s.tag, destination: s.reference, digestFile }), {
+        hint: `check that the registry is reachable and that you are logged in (podman login ${s.reference.split("/")[0]})${s.tlsVerify ? "; a registry without TLS needs image.tls_verify = false" : ""}`,
+        onLine: (line) => {
+          o.reporter.detail(line);
+          const p = progress(line);
+          if (p) o.reporter.progress(p.fraction, p.label);
+        },
+      }),
+    );
+    pushed = (await readFile(digestFile, "utf8")).trim();
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+
+  const { digest, manifest } = await o.reporter.step("Verify the pushed digest", async () => {
+    const resolved = await client.resolveDigest(s.reference);
+    const { stdout } = await run(skopeoInspectDigestArgv(s.reference, access));
+    const inspected = stdout.trim();
+    for (const [who, value] of [
+      ["our registry client", resolved],
+      ["skopeo inspect", inspected],
+    ] as const) {
+      if (value !== pushed) {
+        throw new DigestMismatchError(`${s.reference} (podman push vs ${who})`, pushed, value);
+      }
+    }
+    const fetched = await client.getManifest(pinnedReference(s.reference, pushed));
+    return { digest: pushed, manifest: fetched };
+  });
+
+  const parsed = parseManifest(manifest.bytes, s.reference, manifest.mediaType, "registry-error");
+  const size =
+    manifest.bytes.length +
+    (parsed.kind === "manifest"
+      ? parsed.manifest.config.size + parsed.manifest.layers.reduce((n, l) => n + l.size, 0)
+      : 0);
+  const configDigest =
+    parsed.kind === "manifest" ? parsed.manifest.config.digest : `sha256:${info.id}`;
+
+  const lock: ImageLock = {
+    reference: s.reference,
+    digest,
+    pinned: pinnedReference(s.reference, digest),
+    mediaType: manifest.mediaType || parsed.mediaType,
+    size,
+    unpackedSize: info.size,
+    configDigest,
+    created: new Date(info.created),
+    pushed: o.now ?? new Date(),
+    backend: o.backend,
+    tlsVerify: s.tlsVerify,
+  };
+  if (o.kernel !== undefined) lock.kernel = o.kernel;
+  const version = info.labels["org.opencontainers.image.version"];
+  if (version) lock.version = version;
+  await writeLock(s.lockFile, lock);
+  return { lock, lockFile: s.lockFile, durationMs: Date.now() - started };
+}

@@ -1,0 +1,77 @@
+// The [image] section of atomiso.toml resolved for the image pipeline: absolute paths, the
+// local tag, the full base package list and where the lock file lives.
+import { dirname, join } from "node:path";
+import { type LoadedConfig, resolveFrom } from "../config/load.js";
+import { IMAGE_BASE_PACKAGES } from "../config/schema.js";
+import { AtomisoError } from "../errors.js";
+
+export const LOCK_FILE_NAME = "atomiso.lock";
+
+export interface BaseRootSettings {
+  /** Local image name without tag; the tag is the content key. */
+  name: string;
+  buildArg: string;
+  suite: string;
+  mirror: string;
+  components: string[];
+  variant: "minbase" | "apt";
+  /** IMAGE_BASE_PACKAGES plus the profile's, sorted and unique. */
+  packages: string[];
+  arch: string;
+}
+
+export interface ImageSettings {
+  containerfile: string;
+  context: string;
+  /** Local image name the build is tagged with. */
+  tag: string;
+  buildArgs: Record<string, string>;
+  /** Registry reference the image is pushed to (with a tag). */
+  reference: string;
+  tlsVerify: boolean;
+  maxSizeBytes: number;
+  base?: BaseRootSettings;
+  /** atomiso.lock next to atomiso.toml. */
+  lockFile: string;
+}
+
+export function lockFileFor(configFile: string): string {
+  return join(dirname(configFile), LOCK_FILE_NAME);
+}
+
+export function imageSettings(loaded: LoadedConfig): ImageSettings {
+  const { config, dir, file } = loaded;
+  const image = config.image;
+  if (!image) {
+    throw new AtomisoError(
+      "config-invalid",
+      `${file} has no [image] section, so there is no system image to build, lint or push`,
+      "add an [image] section (see docs/image.md and examples/particleos/atomiso.toml)",
+      2,
+    );
+  }
+  const settings: ImageSettings = {
+    containerfile: resolveFrom(dir, image.containerfile),
+    context: resolveFrom(dir, image.context),
+    tag: image.tag ?? `localhost/${config.product.id}:${config.product.version}`,
+    buildArgs: { ...image.build_args },
+    reference: image.reference,
+    tlsVerify: image.tls_verify,
+    maxSizeBytes: image.max_size_mib * 1024 * 1024,
+    lockFile: lockFileFor(file),
+  };
+  if (image.base) {
+    const b = image.base;
+    settings.base = {
+      name: b.name,
+      buildArg: b.build_arg,
+      suite: b.suite,
+      mirror: b.mirror,
+      components: [...b.components],
+      variant: b.variant,
+      packages: [...new Set([...IMAGE_BASE_PACKAGES, ...b.packages])].sort(),
+      arch: "amd64",
+    };
+  }
+  return settings;
+}
