@@ -1,8 +1,10 @@
 // QEMU boot-test harness: argv builder, QMP client, serial watcher, OCR, and bootIso.
 export * from "./boot.js";
 export * from "./disk.js";
+export * from "./keys.js";
 export * from "./machine.js";
 export * from "./ocr.js";
 export * from "./png.js";
 export * from "./qmp.js";
 export * from "./serial.js";
+export * from "./walk.js";

@@ -46,6 +46,10 @@ export const BASE_PACKAGES = [
   // The slideshow's Presentation.qml imports QtQuick.Window.
   "qml6-module-qtquick-window",
   "fonts-dejavu-core",
+  // A window manager, so Calamares' window is active and takes keyboard shortcuts at once.
+  "openbox",
+  // ckbcomp, for the keyboard page's layout preview.
+  "console-setup",
   // File system tools the partition module runs on the target disk.
   "dosfstools",
   "e2fsprogs",

@@ -1,0 +1,237 @@
+// Walks the real Calamares of the example ISO with the keyboard (QMP send-key), from the welcome
+// page to the summary, on SeaBIOS and OVMF: every page is screenshotted and OCRed, the partition
+// page must offer "Erase disk" with our layout, the summary must list the planned partitions,
+// and Calamares' own log (copied to the serial console by the live system) must hold no
+// configuration warnings or errors. Nothing is installed: the walk stops at the summary.
+// Screenshots, OCR text, serial log and the extracted Calamares log stay in
+// test-artifacts/walk/<firmware>/ (CI artifacts).
+
+import { constants } from "node:fs";
+import { copyFile, link, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import {
+  ALL_REQUIREMENTS_MET,
+  REQUIREMENTS_NOT_MET,
+  WAITING_FOR_MODULES,
+} from "../../src/cli/commands/test-boot.js";
+import { createBlankDisk, DEFAULT_MARKER, type Firmware } from "../../src/qemu/index.js";
+import { pressKeys, typeText } from "../../src/qemu/keys.js";
+import {
+  calamaresLogLines,
+  calamaresLogReport,
+  type Guest,
+  launchGuest,
+  type PageScreen,
+  type ScreenWaitOptions,
+  waitForScreen,
+} from "../../src/qemu/walk.js";
+
+const FIRMWARES: Firmware[] = ["bios", "uefi"];
+const PRODUCT = "ParticleOS";
+const VERSION = "0.1.0";
+const FULL_NAME = "Test User";
+const LOGIN = "tester";
+const PASSWORD = "correct-horse-9";
+
+/** Messages the users page shows for a field it does not accept. */
+const USERS_PAGE_COMPLAINTS = [
+  /too short/i,
+  /too long/i,
+  /do not match/i,
+  /not allowed/i,
+  /invalid characters/i,
+  /are allowed/i,
+];
+
+/** Links (or copies) the ISO into a private directory: the original may be rebuilt meanwhile. */
+async function privateIso(iso: string, dir: string): Promise<string> {
+  const target = join(dir, "installer.iso");
+  try {
+    await link(iso, target); // the build renames a new ISO into place, so a hard link is stable
+  } catch {
+    await copyFile(iso, target, constants.COPYFILE_FICLONE);
+  }
+  return target;
+}
+
+describe.sequential("keyboard walk through the Calamares installer", () => {
+  for (const firmware of FIRMWARES) {
+    it(
+      `${firmware}: welcome → location → keyboard → partitions → users → summary`,
+      async () => {
+        const artifacts = resolve("test-artifacts/walk", firmware);
+        await rm(artifacts, { recursive: true, force: true });
+        await mkdir(artifacts, { recursive: true });
+        const scratch = await mkdtemp(join(tmpdir(), `atomiso-walk-${firmware}-`));
+        const timings: Record<string, number> = {};
+        const t0 = Date.now();
+        const lap = (name: string) => {
+          timings[name] = Math.round((Date.now() - t0) / 1000);
+        };
+        let guest: Guest | undefined;
+        try {
+          const iso = await privateIso(inject("isoPath"), scratch);
+          const target = await createBlankDisk(join(scratch, "target.qcow2"), 20);
+          guest = await launchGuest({
+            firmware,
+            iso,
+            media: "cdrom",
+            disks: [{ path: target }],
+            smp: 1,
+            memoryMiB: 3072,
+            runDir: artifacts,
+          });
+          const g = guest;
+          const page = (options: ScreenWaitOptions): Promise<PageScreen> =>
+            waitForScreen(g.qmp, artifacts, { signal: g.signal, ...options });
+
+          const marker = await g.serial.waitFor(DEFAULT_MARKER, {
+            timeoutMs: 12 * 60_000,
+            signal: g.signal,
+          });
+          lap("calamares-running");
+          expect(marker.line).toContain(`firmware=${firmware === "bios" ? "bios" : "efi"}`);
+
+          // Welcome: the subtitle replaces "Waiting for N modules" once every requirement passed.
+          const welcome = await page({
+            name: "1-welcome",
+            expect: [`Welcome to the ${PRODUCT} ${VERSION} installer`, ALL_REQUIREMENTS_MET],
+            reject: [WAITING_FOR_MODULES, REQUIREMENTS_NOT_MET],
+            timeoutMs: 6 * 60_000,
+            intervalMs: 5000,
+          });
+          lap("welcome");
+          expect(welcome.text).toContain(PRODUCT);
+          expect(welcome.text).toContain("American English");
+          // No mouse: openbox in the live session makes Calamares' window active, so its
+          // keyboard shortcuts work from the first key.
+
+          await pressKeys(g.qmp, "alt-n");
+          await page({
+            name: "2-location",
+            // partition.conf/locale.conf: region America, zone New_York.
+            expect: ["Region:", "Zone:", "America", "New York", "The system language will be set"],
+          });
+          lap("location");
+
+          await pressKeys(g.qmp, "alt-n");
+          await page({ name: "3-keyboard", expect: ["Keyboard model:", /English \(US/] });
+          lap("keyboard");
+
+          await pressKeys(g.qmp, "alt-n");
+          // The "After:" preview with the layout's partitions (boot, root) is shown only once a
+          // choice is made; on a blank disk with initialPartitioningChoice "erase" that is Erase
+          // disk. OCR does not always read the "After:" label, so the legend is what counts.
+          const partitions = await page({
+            name: "4-partitions",
+            expect: [
+              "Erase disk",
+              "This will delete all data currently present",
+              /\bboot\b/,
+              /\broot\b/,
+            ],
+            ocr: { upscale: 3 },
+            timeoutMs: 90_000,
+          });
+          lap("partitions");
+          expect(partitions.text).toMatch(/vda - 20(\.00)? GiB/);
+
+          await pressKeys(g.qmp, "alt-n");
+          // The full name field has the focus on arrival.
+          await page({
+            name: "5-users-empty",
+            expect: ["What is your name?", "Choose a password"],
+          });
+          await pressKeys(g.qmp, "ctrl-a");
+          await typeText(g.qmp, FULL_NAME);
+          await pressKeys(g.qmp, "tab ctrl-a"); // login name (Calamares suggested one)
+          await typeText(g.qmp, LOGIN);
+          await pressKeys(g.qmp, "tab tab ctrl-a"); // keep the host name, on to the password
+          await typeText(g.qmp, PASSWORD);
+          await pressKeys(g.qmp, "tab ctrl-a");
+          await typeText(g.qmp, PASSWORD);
+          const users = await page({
+            name: "5-users",
+            // hostname template "particleos-${product}" (product: the DMI product name).
+            expect: [FULL_NAME, new RegExp(`\\b${LOGIN}\\b`), /particleos-[a-z0-9]+/],
+            reject: USERS_PAGE_COMPLAINTS,
+          });
+          lap("users");
+          const hostname = /particleos-[a-z0-9-]+/.exec(users.text)?.[0];
+
+          await pressKeys(g.qmp, "alt-n");
+          const summary = await page({
+            name: "6-summary",
+            expect: [
+              "This is an overview of what will happen",
+              "Set timezone to America/New York",
+              /Keyboard layout has been set to English \(US\)/,
+              `install ${PRODUCT} ${VERSION}`,
+              /Erase disk \/dev\/vda/,
+              /Creating new GPT partition table on \/dev\/vda/,
+              // The 1 MiB BIOS boot partition of the layout (GRUB on BIOS machines with GPT).
+              /Create new 1 ?MiB partition on \/dev\/vda/,
+              /Create new \d+ ?MiB partition on \/dev\/vda.*entries boot/,
+              /Create new \d+ ?MiB partition on \/dev\/vda.*entries root/,
+              /Set up new ext4 partition with mount point \/boot\b/,
+              `Install ${PRODUCT} on new ext4 system partition`,
+              ...(firmware === "bios" ? [] : [/mount point \/boot\/efi/]),
+            ],
+            reject: firmware === "bios" ? [/\/boot\/efi/] : [],
+            ocr: { upscale: 3 },
+            timeoutMs: 90_000,
+          });
+          lap("summary");
+
+          // Let live-marker's `tail -F` pass the last log lines on to the serial console.
+          await new Promise((r) => setTimeout(r, 5000));
+          await g.serial.poll();
+          const serial = g.serial.text();
+          await writeFile(
+            join(artifacts, "calamares.log"),
+            `${calamaresLogLines(serial).join("\n")}\n`,
+          );
+          const report = calamaresLogReport(serial);
+          await writeFile(
+            join(artifacts, "calamares-problems.txt"),
+            [
+              `# ${report.problems.length} warnings/errors to fix`,
+              ...report.problems,
+              "",
+              `# ${report.ignored.length} ignored as harmless (see HARMLESS_CALAMARES_WARNINGS)`,
+              ...report.ignored.map((i) => `${i.text}\n    -> ${i.why}`),
+              "",
+            ].join("\n"),
+          );
+          const planned = summary.text
+            .split("\n")
+            .filter((l) =>
+              /partition table|MiB partition|mount point|system partition|Erase disk|boot loader/i.test(
+                l,
+              ),
+            )
+            .map((l) => `    ${l.trim()}`)
+            .join("\n");
+          console.log(
+            `${firmware}: walk done in ${timings.summary}s (${JSON.stringify(timings)}); host name ${hostname}; summary:\n${planned}`,
+          );
+          await writeFile(
+            join(artifacts, "walk.json"),
+            `${JSON.stringify({ firmware, timings, hostname, problems: report.problems }, null, 2)}\n`,
+          );
+
+          expect(
+            report.problems,
+            `Calamares logged ${report.problems.length} warning(s)/error(s) about its configuration or environment (full log: ${join(artifacts, "calamares.log")}):\n\n${report.problems.join("\n\n")}\n`,
+          ).toEqual([]);
+        } finally {
+          await guest?.stop();
+          await rm(scratch, { recursive: true, force: true });
+        }
+      },
+      15 * 60_000,
+    );
+  }
+});
