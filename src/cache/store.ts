@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, rename, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { safeRemove } from "../mounts/safe-remove.js";
+import { isAlive } from "../tools/process-alive.js";
 
 export class StageStore {
   constructor(readonly root: string) {}
@@ -93,14 +94,5 @@ export class StageStore {
       removed.push(name);
     }
     return removed;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -72,18 +72,21 @@ const hooks = z
     "Customisation scripts, run as root inside the live root (chroot) with /dev, /proc, /sys and /run mounted.",
   );
 
+const debianMirror = z
+  .url()
+  .default("http://deb.debian.org/debian")
+  .describe("Debian mirror used by mmdebstrap.");
+const debianComponents = z
+  .array(z.string().regex(debianName))
+  .min(1)
+  .default(["main"])
+  .describe("Mirror components to enable.");
+
 const live = z
   .strictObject({
     suite: z.enum(SUITES).default("trixie").describe("Debian suite of the live environment."),
-    mirror: z
-      .url()
-      .default("http://deb.debian.org/debian")
-      .describe("Debian mirror used by mmdebstrap."),
-    components: z
-      .array(z.string().regex(debianName))
-      .min(1)
-      .default(["main"])
-      .describe("Mirror components to enable."),
+    mirror: debianMirror,
+    components: debianComponents,
     packages: z
       .array(
         z.string().regex(debianName, {
@@ -230,15 +233,8 @@ const imageBase = z
         "Build argument that receives the base image (name:key); the Containerfile starts with `ARG <build_arg>` and `FROM ${<build_arg>}`.",
       ),
     suite: z.enum(SUITES).default("trixie").describe("Debian suite of the system image."),
-    mirror: z
-      .url()
-      .default("http://deb.debian.org/debian")
-      .describe("Debian mirror used by mmdebstrap."),
-    components: z
-      .array(z.string().regex(debianName))
-      .min(1)
-      .default(["main"])
-      .describe("Mirror components to enable."),
+    mirror: debianMirror,
+    components: debianComponents,
     variant: z
       .enum(["minbase", "apt"])
       .default("minbase")

@@ -12,6 +12,7 @@ import { libexecDir, packageRoot } from "../paths.js";
 import { run } from "../tools/exec.js";
 import { mmdebstrapArgv, mmdebstrapProgress } from "../tools/mmdebstrap.js";
 import { inPrivateMountNamespace } from "../tools/namespace.js";
+import { isAlive } from "../tools/process-alive.js";
 import { localImageExists } from "./inspect.js";
 import { podmanImportArgv } from "./podman.js";
 import type { BaseRootSettings } from "./settings.js";
@@ -138,14 +139,5 @@ async function removeStaleTemps(tmpRoot: string): Promise<void> {
     const pid = Number(/-(\d+)-[a-z0-9]+$/.exec(name)?.[1]);
     if (pid === process.pid || (pid && isAlive(pid))) continue;
     await safeRemove(join(tmpRoot, name));
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }

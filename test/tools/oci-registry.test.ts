@@ -12,116 +12,24 @@ import { OciLayout } from "../../src/oci/layout.js";
 import { type ImageConfig, type ImageManifest, MediaType } from "../../src/oci/manifest.js";
 import { RegistryClient, RegistryError } from "../../src/oci/registry.js";
 import { run } from "../../src/tools/exec.js";
+import {
+  startRegistry,
+  stopRegistry,
+  type TestRegistry,
+  writeHtpasswd,
+} from "../support/registry.js";
 
 const TAG = "v1";
 const NAME = "atomiso/test-image";
 const USER = "atomiso";
 const PASS = "correct-horse";
 
-interface Registry {
-  host: string;
-  configPath: string;
-  exited: Promise<unknown>;
-  output: string[];
-}
-
 let work: string;
 let layoutDir: string;
 let layerDigest: string;
 let localManifestDigest: string;
-let open: Registry;
-let secured: Registry;
-const registries: Registry[] = [];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function startRegistry(name: string, htpasswd?: string): Promise<Registry> {
-  const port = await freePort();
-  const dir = join(work, name);
-  await mkdir(join(dir, "storage"), { recursive: true });
-  const configPath = join(dir, "config.yml");
-  const auth = htpasswd ? `auth:\n  htpasswd:\n    realm: ${name}\n    path: ${htpasswd}\n` : "";
-  await writeFile(
-    configPath,
-    `version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: ${join(dir, "storage")}
-  delete:
-    enabled: true
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: 127.0.0.1:${port}
-  secret: atomiso-test-secret
-${auth}`,
-  );
-  const output: string[] = [];
-  const exited = run(["/usr/bin/docker-registry", "serve", configPath], {
-    // A safety net: never outlive a hung test run by much.
-    timeoutMs: 30 * 60_000,
-    onLine: (line) => output.push(line),
-  }).catch((err: unknown) => err);
-  const registry: Registry = { host: `127.0.0.1:${port}`, configPath, exited, output };
-  registries.push(registry);
-
-  let gone = false;
-  void exited.then(() => {
-    gone = true;
-  });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (gone) throw new Error(`docker-registry ${name} exited early:\n${output.join("\n")}`);
-    try {
-      const res = await fetch(`http://${registry.host}/v2/`);
-      await res.body?.cancel();
-      if (res.status === 200 || res.status === 401) return registry;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline)
-      throw new Error(`docker-registry ${name} did not start:\n${output.join("\n")}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** The pid of the registry started with `configPath` (its argv is unique to this test). */
-async function pidOf(configPath: string): Promise<number | undefined> {
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
-    if (cmdline === `/usr/bin/docker-registry\0serve\0${configPath}\0`) return Number(entry);
-  }
-  return undefined;
-}
-
-async function stopRegistry(registry: Registry): Promise<void> {
-  const pid = await pidOf(registry.configPath);
-  if (pid === undefined) {
-    const settled = await Promise.race([registry.exited.then(() => true), Promise.resolve(false)]);
-    if (!settled) throw new Error(`cannot find the pid of docker-registry ${registry.configPath}`);
-    return;
-  }
-  process.kill(pid, "SIGTERM");
-  const timer = setTimeout(() => {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 5000);
-  await registry.exited;
-  clearTimeout(timer);
-}
+let open: TestRegistry;
+let secured: TestRegistry;
 
 async function skopeo(args: string[]): Promise<string> {
   const { stdout } = await run(["skopeo", "--insecure-policy", ...args], {
@@ -140,11 +48,10 @@ function client(extra: ConstructorParameters<typeof RegistryClient>[0] = {}): Re
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "atomiso-oci-registry-"));
 
-  const { stdout: htpasswdLine } = await run(["htpasswd", "-Bbn", USER, PASS]);
   const htpasswd = join(work, "htpasswd");
-  await writeFile(htpasswd, htpasswdLine.trim());
-  open = await startRegistry("open");
-  secured = await startRegistry("secured", htpasswd);
+  await writeHtpasswd(htpasswd, USER, PASS);
+  open = await startRegistry(work, "open");
+  secured = await startRegistry(work, "secured", htpasswd);
 
   // A tiny image: one gzip tar layer, a config, a manifest, written with our layout writer.
   const rootfs = join(work, "rootfs");
@@ -191,7 +98,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(registries.map(stopRegistry));
+  await Promise.all([open, secured].filter(Boolean).map(stopRegistry));
   if (work) await rm(work, { recursive: true, force: true });
 });
 
