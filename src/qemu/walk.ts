@@ -310,6 +310,10 @@ export function calamaresLogEntries(lines: readonly string[]): CalamaresLogEntry
  */
 export const HARMLESS_CALAMARES_WARNINGS: readonly { pattern: RegExp; why: string }[] = [
   {
+    pattern: /WARNING: Filesystem "unknown" not found, using ext4/,
+    why: "partition.conf's root entry says filesystem \"unknown\", the documented way to get the file system the user picks; PartUtils::canonicalFilesystemName warns while parsing it and reports the type as Unknown, which PartitionLayout replaces with the user's choice when the layout is applied",
+  },
+  {
     pattern: /WARNING \(Qt\): unknown file system type\s+""\s+on\s+"\/dev\/[^"]+"/,
     why: "KPMcore probing a disk without a partition table or file system (the blank target disk of a test machine, or a new disk); the installer erases it anyway",
   },
