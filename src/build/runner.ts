@@ -1,6 +1,6 @@
 // Runs a plan: each stage is reused from the cache when its key matches, otherwise run in a
 // temp dir and committed; the finished ISO is then placed at the output path atomically.
-import { copyFile, link, mkdir, rename, rm } from "node:fs/promises";
+import { copyFile, link, mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { StageStore } from "../cache/store.js";
 import { AtomisoError } from "../errors.js";
@@ -35,6 +35,10 @@ export interface RunPlanResult {
 
 async function placeOutput(source: string, target: string): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
+  // Already the same file (a rebuild with nothing changed): rename() would silently keep both
+  // names, leaving the temp name behind.
+  const [src, dst] = await Promise.all([stat(source), stat(target).catch(() => undefined)]);
+  if (dst && dst.ino === src.ino && dst.dev === src.dev) return;
   const temp = `${target}.partial-${process.pid}`;
   await rm(temp, { force: true });
   try {

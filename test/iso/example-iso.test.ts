@@ -78,6 +78,8 @@ describe("the example ISO", async () => {
 
   it("rebuilds from the cache when nothing changed", async () => {
     const { stdout, stderr } = await atomiso(["build"]);
+    const outDir = join(iso, "..");
+    expect((await readdir(outDir)).filter((f) => f.includes(".partial"))).toEqual([]);
     expect(stderr).toMatch(/^0 stage\(s\) built, 8 cached/m);
     expect(stdout).toContain("particleos-0.1.0.iso");
   });
