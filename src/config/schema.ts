@@ -82,21 +82,22 @@ const debianComponents = z
   .default(["main"])
   .describe("Mirror components to enable.");
 
+const debianPackages = z
+  .array(
+    z.string().regex(debianName, {
+      error: "must be a Debian package name (lowercase letters, digits, + . -)",
+    }),
+  )
+  .default([]);
+
 const live = z
   .strictObject({
     suite: z.enum(SUITES).default("trixie").describe("Debian suite of the live environment."),
     mirror: debianMirror,
     components: debianComponents,
-    packages: z
-      .array(
-        z.string().regex(debianName, {
-          error: "must be a Debian package name (lowercase letters, digits, + . -)",
-        }),
-      )
-      .default([])
-      .describe(
-        "Extra packages installed into the live environment, on top of atomiso's base set.",
-      ),
+    packages: debianPackages.describe(
+      "Extra packages installed into the live environment, on top of atomiso's base set.",
+    ),
     repositories: z
       .array(repository)
       .default([])
@@ -239,16 +240,9 @@ const imageBase = z
       .enum(["minbase", "apt"])
       .default("minbase")
       .describe("mmdebstrap variant (minbase: Essential, apt and required packages)."),
-    packages: z
-      .array(
-        z.string().regex(debianName, {
-          error: "must be a Debian package name (lowercase letters, digits, + . -)",
-        }),
-      )
-      .default([])
-      .describe(
-        `Extra packages, on top of the ones an ostree install needs (${IMAGE_BASE_PACKAGES.join(", ")}).`,
-      ),
+    packages: debianPackages.describe(
+      `Extra packages, on top of the ones an ostree install needs (${IMAGE_BASE_PACKAGES.join(", ")}).`,
+    ),
   })
   .describe(
     "A Debian base root made with mmdebstrap and imported into podman, for Containerfiles that start from Debian packages rather than a registry image. Rebuilt only when these settings change.",
