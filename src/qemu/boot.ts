@@ -1,35 +1,11 @@
-// bootIso: boots an ISO in QEMU (TCG) and proves it came up. Waits for a marker line on the
-// serial console, then screenshots + OCRs the screen until the expected text is there and the
-// rejected text is not. Everything is kept in a run directory (serial.log, qemu.log, the QEMU
-// command line, screenshots/*.png with their OCR .txt, result.json), and QEMU is always stopped
-// at the end, whether the boot passed or not.
-import { constants } from "node:fs";
-import {
-  access,
-  copyFile,
-  mkdir,
-  mkdtemp,
-  readdir,
-  readFile,
-  rm,
-  stat,
-  writeFile,
-} from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { AtomisoError } from "../errors.js";
 import { type Reporter, silentReporter } from "../log/reporter.js";
 import { hasCommand } from "../tools/exec.js";
 import { quoteArgv } from "../tools/shell-quote.js";
 import { describeExit, type SpawnedProcess, spawnProcess } from "../tools/spawn.js";
-import {
-  buildMachine,
-  type DiskSpec,
-  FIRMWARES,
-  type Firmware,
-  MEDIAS,
-  type Media,
-} from "./machine.js";
+import { type DiskSpec, FIRMWARES, type Firmware, MEDIAS, type Media } from "./machine.js";
 import {
   checkScreenText,
   describePattern,
@@ -38,6 +14,7 @@ import {
   type ScreenTextCheck,
   type TextPattern,
 } from "./ocr.js";
+import { prepareMachine } from "./prepare.js";
 import { QmpClient } from "./qmp.js";
 import { SerialLog } from "./serial.js";
 
@@ -178,15 +155,6 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.F_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function prepareRunDir(options: BootOptions, media: Media): Promise<string> {
   if (options.runDir) {
     const dir = resolve(options.runDir);
@@ -257,15 +225,7 @@ export async function bootIso(options: BootOptions): Promise<BootResult> {
   const shotsDir = join(runDir, "screenshots");
   await mkdir(shotsDir, { recursive: true });
 
-  // A unix socket path must fit in 108 bytes; fall back to a short temp dir for deep run dirs.
-  let socketDir: string | undefined;
-  let qmpSocket = join(runDir, "qmp.sock");
-  if (Buffer.byteLength(qmpSocket) > 100) {
-    socketDir = await mkdtemp(join(tmpdir(), "atomiso-qmp-"));
-    qmpSocket = join(socketDir, "qmp.sock");
-  }
-
-  const plan = buildMachine({
+  const { plan, socketDir } = await prepareMachine({
     firmware: options.firmware,
     iso,
     media,
@@ -275,26 +235,9 @@ export async function bootIso(options: BootOptions): Promise<BootResult> {
     cpu: options.cpu,
     noReboot: options.noReboot,
     runDir,
-    qmpSocket,
     ovmfDir: options.ovmfDir,
     qemuBinary: options.qemuBinary,
   });
-  if (plan.firmwareFiles) {
-    const { code, varsTemplate, vars } = plan.firmwareFiles;
-    for (const file of [code, varsTemplate]) {
-      if (!(await exists(file))) {
-        throw new AtomisoError(
-          "tool-missing",
-          `the OVMF firmware file ${file} is missing, so ${options.firmware} cannot be emulated`,
-          "install the ovmf package (run `atomiso doctor` to see every missing host package)",
-        );
-      }
-    }
-    // Per-run writable copy: boot entries written by one run never leak into the next.
-    await copyFile(varsTemplate, vars);
-  }
-  await writeFile(join(runDir, "qemu-argv.txt"), `${quoteArgv(plan.argv)}\n`);
-  await writeFile(join(runDir, "qemu-argv.json"), `${JSON.stringify(plan.argv, null, 2)}\n`);
 
   const qemuLog = join(runDir, "qemu.log");
   const marker = options.marker ?? DEFAULT_MARKER;
@@ -328,7 +271,7 @@ export async function bootIso(options: BootOptions): Promise<BootResult> {
     };
 
     try {
-      qmp = await QmpClient.connect(qmpSocket, { timeoutMs: 60_000, signal });
+      qmp = await QmpClient.connect(plan.qmpSocket, { timeoutMs: 60_000, signal });
       const qmpReadyMs = Date.now() - t0;
       reporter.detail(`QMP ready after ${qmpReadyMs} ms`);
 

@@ -1,17 +1,10 @@
-// A page walker for driving an installer's GUI in a QEMU guest: start a guest and keep it
-// running while a test talks to it (launchGuest), wait until a page shows the expected text
-// (waitForScreen: screenshot + OCR, page-<name>.png and .txt kept in the run directory), and pick
-// the configuration problems out of the Calamares debug log the live system copies to the
-// serial console (calamaresLogProblems).
-import { constants } from "node:fs";
-import { access, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { AtomisoError } from "../errors.js";
-import { quoteArgv } from "../tools/shell-quote.js";
 import { describeExit, type SpawnedProcess, spawnProcess } from "../tools/spawn.js";
-import { buildMachine, type MachinePlan, type MachineSpec } from "./machine.js";
+import type { MachinePlan, MachineSpec } from "./machine.js";
 import { checkScreenText, describePattern, type OcrOptions, ocr, type TextPattern } from "./ocr.js";
+import { prepareMachine } from "./prepare.js";
 import { QmpClient } from "./qmp.js";
 import { SerialLog } from "./serial.js";
 
@@ -38,15 +31,6 @@ export type GuestSpec = Omit<MachineSpec, "runDir" | "serialLog" | "qmpSocket" |
   runDir: string;
 };
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.F_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Starts QEMU (TCG) for `spec` and connects to its QMP socket; the guest keeps running until
  * stop(). Unlike bootIso, which checks a boot and stops QEMU, this hands the machine to the
@@ -55,33 +39,11 @@ async function exists(path: string): Promise<boolean> {
 export async function launchGuest(spec: GuestSpec): Promise<Guest> {
   const runDir = resolve(spec.runDir);
   await mkdir(runDir, { recursive: true });
-  // A unix socket path must fit in 108 bytes; fall back to a short temp dir for deep run dirs.
-  let socketDir: string | undefined;
-  let qmpSocket = join(runDir, "qmp.sock");
-  if (Buffer.byteLength(qmpSocket) > 100) {
-    socketDir = await mkdtemp(join(tmpdir(), "atomiso-qmp-"));
-    qmpSocket = join(socketDir, "qmp.sock");
-  }
-  const plan = buildMachine({
+  const { plan, socketDir } = await prepareMachine({
     ...spec,
     iso: spec.iso === undefined ? undefined : resolve(spec.iso),
     runDir,
-    qmpSocket,
   });
-  if (plan.firmwareFiles) {
-    const { code, varsTemplate, vars } = plan.firmwareFiles;
-    for (const file of [code, varsTemplate]) {
-      if (!(await exists(file))) {
-        throw new AtomisoError(
-          "tool-missing",
-          `the OVMF firmware file ${file} is missing, so ${spec.firmware} cannot be emulated`,
-          "install the ovmf package (run `atomiso doctor` to see every missing host package)",
-        );
-      }
-    }
-    await copyFile(varsTemplate, vars);
-  }
-  await writeFile(join(runDir, "qemu-argv.txt"), `${quoteArgv(plan.argv)}\n`);
   const qemuLog = join(runDir, "qemu.log");
   const proc = spawnProcess(plan.argv, { logFile: qemuLog });
   const exitCtl = new AbortController();
@@ -101,7 +63,7 @@ export async function launchGuest(spec: GuestSpec): Promise<Guest> {
     if (socketDir) await rm(socketDir, { recursive: true, force: true });
   };
   try {
-    qmp = await QmpClient.connect(qmpSocket, { timeoutMs: 60_000, signal: exitCtl.signal });
+    qmp = await QmpClient.connect(plan.qmpSocket, { timeoutMs: 60_000, signal: exitCtl.signal });
   } catch (err) {
     await stop();
     if (!(proc.exitInfo && err instanceof AtomisoError)) throw err;

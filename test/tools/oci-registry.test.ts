@@ -1,8 +1,7 @@
 // The OCI library against real tools: Debian's docker-registry (once open, once behind
 // htpasswd Basic auth) on 127.0.0.1, images pushed and pulled with skopeo.
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";

@@ -1,0 +1,55 @@
+// Everything a QEMU run needs on disk before it starts: a QMP socket path that fits, the plan,
+// the OVMF files checked and a per-run writable VARS copy, and the command line kept beside the
+// artifacts. Shared by bootIso (check a boot, then stop) and launchGuest (keep the guest).
+import { constants } from "node:fs";
+import { access, copyFile, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AtomisoError } from "../errors.js";
+import { quoteArgv } from "../tools/shell-quote.js";
+import { buildMachine, type MachinePlan, type MachineSpec } from "./machine.js";
+
+export interface PreparedMachine {
+  plan: MachinePlan;
+  /** A short temp dir holding the QMP socket when the run dir is too deep; remove it after. */
+  socketDir: string | undefined;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function prepareMachine(
+  spec: Omit<MachineSpec, "qmpSocket">,
+): Promise<PreparedMachine> {
+  // A unix socket path must fit in 108 bytes; fall back to a short temp dir for deep run dirs.
+  let socketDir: string | undefined;
+  let qmpSocket = join(spec.runDir, "qmp.sock");
+  if (Buffer.byteLength(qmpSocket) > 100) {
+    socketDir = await mkdtemp(join(tmpdir(), "atomiso-qmp-"));
+    qmpSocket = join(socketDir, "qmp.sock");
+  }
+  const plan = buildMachine({ ...spec, qmpSocket });
+  if (plan.firmwareFiles) {
+    const { code, varsTemplate, vars } = plan.firmwareFiles;
+    for (const file of [code, varsTemplate]) {
+      if (!(await exists(file))) {
+        throw new AtomisoError(
+          "tool-missing",
+          `the OVMF firmware file ${file} is missing, so ${spec.firmware} cannot be emulated`,
+          "install the ovmf package (run `atomiso doctor` to see every missing host package)",
+        );
+      }
+    }
+    // Per-run writable copy: boot entries written by one run never leak into the next.
+    await copyFile(varsTemplate, vars);
+  }
+  await writeFile(join(spec.runDir, "qemu-argv.txt"), `${quoteArgv(plan.argv)}\n`);
+  await writeFile(join(spec.runDir, "qemu-argv.json"), `${JSON.stringify(plan.argv, null, 2)}\n`);
+  return { plan, socketDir };
+}
