@@ -4,15 +4,19 @@
 // read the config or process.env: everything comes through options and the context.
 import type { Reporter } from "../log/reporter.js";
 
-export type StageId =
-  | "bootstrap"
-  | "calamares"
-  | "live-config"
-  | "squashfs-base"
-  | "squashfs-config"
-  | "kernel"
-  | "boot-files"
-  | "iso";
+/** Every stage's permanent id, in build order. */
+export const STAGE_IDS = [
+  "bootstrap",
+  "calamares",
+  "live-config",
+  "squashfs-base",
+  "squashfs-config",
+  "kernel",
+  "boot-files",
+  "iso",
+] as const;
+
+export type StageId = (typeof STAGE_IDS)[number];
 
 export interface StageContext {
   reporter: Reporter;

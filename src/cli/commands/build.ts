@@ -4,21 +4,10 @@ import { runPlan } from "../../build/runner.js";
 import { loadConfig } from "../../config/load.js";
 import { AtomisoError } from "../../errors.js";
 import { planIso, relativeToCwd } from "../../plan/plan.js";
-import type { StageId } from "../../stages/stage.js";
+import { STAGE_IDS, type StageId } from "../../stages/stage.js";
 import { checkTools } from "../../tools/host.js";
 import { cacheDirFor, type GlobalOptions, reporterFor } from "../options.js";
 import { buildImageAction } from "./image.js";
-
-const STAGE_IDS: StageId[] = [
-  "bootstrap",
-  "calamares",
-  "live-config",
-  "squashfs-base",
-  "squashfs-config",
-  "kernel",
-  "boot-files",
-  "iso",
-];
 
 export function epochFromEnv(): { epoch?: number } {
   const raw = process.env.SOURCE_DATE_EPOCH;
