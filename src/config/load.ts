@@ -54,8 +54,6 @@ function unwrap(node: z.ZodType): z.ZodType {
   }
 }
 
-export { resolveFrom };
-
 /** Parses and validates TOML text; throws ConfigError listing every problem. */
 export function parseConfig(text: string, file: string): Config {
   let raw: unknown;

@@ -1,7 +1,8 @@
 // The [image] section of atomiso.toml resolved for the image pipeline: absolute paths, the
 // local tag, the full base package list and where the lock file lives.
 import { dirname, join } from "node:path";
-import { type LoadedConfig, resolveFrom } from "../config/load.js";
+import type { LoadedConfig } from "../config/load.js";
+import { resolveFrom } from "../config/paths.js";
 import { IMAGE_BASE_PACKAGES } from "../config/schema.js";
 import { AtomisoError } from "../errors.js";
 

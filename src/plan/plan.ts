@@ -3,7 +3,8 @@
 import { join, relative } from "node:path";
 import { hashFile, hashTree, hashValue } from "../cache/hash.js";
 import { calamaresOptionsFor } from "../config/calamares-options.js";
-import { type LoadedConfig, resolveFrom } from "../config/load.js";
+import type { LoadedConfig } from "../config/load.js";
+import { resolveFrom } from "../config/paths.js";
 import { packageRoot } from "../paths.js";
 import { bootFilesStage } from "../stages/boot-files.js";
 import { BASE_PACKAGES, bootstrapStage } from "../stages/bootstrap.js";
@@ -99,7 +100,6 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
     },
   );
 
-  const brandingDir = abs(c.branding.folder);
   const product = {
     productName: c.product.name,
     productId: c.product.id,
@@ -107,7 +107,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
     ...(c.product.url ? { productUrl: c.product.url } : {}),
   };
   const calamaresOptions = calamaresOptionsFor(c, dir);
-  const { brandingDir: _dir, ...calamaresKey } = calamaresOptions;
+  const { brandingDir, ...calamaresKey } = calamaresOptions;
   const calamares = planned(
     calamaresStage,
     calamaresOptions,
