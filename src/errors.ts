@@ -15,7 +15,8 @@ export type ErrorCode =
   | "oci-invalid-reference"
   | "oci-digest-mismatch"
   | "oci-layout-invalid"
-  | "registry-error";
+  | "registry-error"
+  | "image-unpinned";
 
 export class AtomisoError extends Error {
   readonly code: ErrorCode;

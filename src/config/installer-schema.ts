@@ -129,6 +129,12 @@ export const installerSchema = z
     locale: locale.prefault({}),
     partition: partition.prefault({}),
     users: users.prefault({}),
+    kernel_args: z
+      .array(z.string().regex(/^[^\s]+$/, { error: "one argument per entry, without spaces" }))
+      .default([])
+      .describe(
+        'Kernel arguments of the installed system, besides root=UUID=… and rw, e.g. ["console=tty0", "console=ttyS0,115200"].',
+      ),
     restart: z
       .enum(["never", "user-unchecked", "user-checked", "always"])
       .default("user-unchecked")

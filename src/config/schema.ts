@@ -294,6 +294,17 @@ const image = z
       .describe(
         "Largest unpacked image size (MiB) `atomiso image lint` accepts: the installed system needs about this much on its root partition.",
       ),
+    backend: z
+      .enum(["auto", "ostree", "bootc"])
+      .default("auto")
+      .describe(
+        'How the installer deploys the image: "auto" takes what `atomiso image lint` found (bootc when the image ships it, else ostree), recorded in atomiso.lock.',
+      ),
+    stateroot: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]*$/)
+      .optional()
+      .describe("ostree stateroot (os name) of the installed system; default product.id."),
     base: imageBase.optional(),
   })
   .describe(

@@ -160,9 +160,9 @@ export async function readLock(file: string, options: ReadLockOptions = {}): Pro
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     throw new AtomisoError(
-      "config-not-found",
+      "image-unpinned",
       `no image lock at ${file}: the system image has not been pinned yet`,
-      "run `atomiso push` to pin the image (it builds on `atomiso image build`)",
+      "run `atomiso push` to pin the image (it builds on `atomiso image build`); `atomiso build --no-payload` makes an ISO that cannot install",
       2,
     );
   }

@@ -173,3 +173,24 @@ export function pushProgressTracker(): (
     return undefined;
   };
 }
+
+/**
+ * Copies the image pinned by `pinned` (registry/repo@digest) from the registry into an OCI
+ * layout, byte for byte (--preserve-digests: the layout's manifest keeps the pinned digest).
+ */
+export function skopeoCopyToLayoutArgv(
+  pinned: string,
+  layoutDir: string,
+  tag: string,
+  access: RegistryAccess,
+): string[] {
+  return [
+    "skopeo",
+    "copy",
+    "--preserve-digests",
+    `--src-tls-verify=${access.tlsVerify}`,
+    ...(access.authFile ? ["--src-authfile", access.authFile] : []),
+    `docker://${pinned}`,
+    `oci:${layoutDir}:${tag}`,
+  ];
+}

@@ -1,10 +1,16 @@
 // Config → Plan: the ordered stages of an ISO build with their options and cache keys.
 // Pure apart from reading the files that feed the keys; nothing is run.
+import { stat } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { hashFile, hashTree, hashValue } from "../cache/hash.js";
 import { calamaresOptionsFor } from "../config/calamares-options.js";
 import type { LoadedConfig } from "../config/load.js";
 import { resolveFrom } from "../config/paths.js";
+import { AtomisoError } from "../errors.js";
+import { type ImageLock, readLock } from "../image/lock.js";
+import { lockFileFor } from "../image/settings.js";
+import { type InstallPlan, renderInstallPlan } from "../install/install-plan.js";
+import { parseReference } from "../oci/reference.js";
 import { packageRoot } from "../paths.js";
 import { bootFilesStage } from "../stages/boot-files.js";
 import { BASE_PACKAGES, bootstrapStage } from "../stages/bootstrap.js";
@@ -12,6 +18,7 @@ import { calamaresStage } from "../stages/calamares.js";
 import { isoStage } from "../stages/iso.js";
 import { kernelStage } from "../stages/kernel.js";
 import { liveConfigStage } from "../stages/live-config.js";
+import { payloadStage } from "../stages/payload.js";
 import { squashfsBaseStage, squashfsConfigStage } from "../stages/squashfs.js";
 import type { PlannedStage, StageDefinition, StageId } from "../stages/stage.js";
 import { BOOT_SOURCES } from "../tools/grub.js";
@@ -31,6 +38,22 @@ export interface Plan {
 export interface PlanOptions {
   /** SOURCE_DATE_EPOCH for reproducible images. */
   epoch?: number;
+  /** Build an ISO without the system image: its installer refuses before touching a disk. */
+  noPayload?: boolean;
+}
+
+/** The pinned image the ISO embeds: atomiso.lock must exist and match image.reference. */
+async function pinnedImage(loaded: LoadedConfig): Promise<ImageLock> {
+  const image = loaded.config.image;
+  if (!image) {
+    throw new AtomisoError(
+      "image-unpinned",
+      `${loaded.file} has no [image] section, so the ISO would have nothing to install`,
+      "add an [image] section with the registry reference and run `atomiso push` to pin it, or build with --no-payload",
+      2,
+    );
+  }
+  return readLock(lockFileFor(loaded.file), { expectReference: image.reference });
 }
 
 function planned<O>(
@@ -55,7 +78,8 @@ async function recipeHash(files: string[]): Promise<string> {
   for (const f of files) {
     let h = recipeHashes.get(f);
     if (!h) {
-      h = await hashFile(join(packageRoot, f));
+      const path = join(packageRoot, f);
+      h = (await stat(path)).isDirectory() ? await hashTree(path) : await hashFile(path);
       recipeHashes.set(f, h);
     }
     hashes.push(`${f}:${h}`);
@@ -153,6 +177,31 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
     bootKeys[name] = await hashFile(path).catch(() => "missing");
   bootKeys.grubBios = await hashFile("/usr/lib/grub/i386-pc/kernel.img").catch(() => "missing");
 
+  let payload: PlannedStage | undefined;
+  let installPlan: InstallPlan | undefined;
+  if (!options.noPayload) {
+    const lock = await pinnedImage(loaded);
+    const image = c.image as NonNullable<typeof c.image>;
+    installPlan = renderInstallPlan({
+      product: { name: c.product.name, id: c.product.id, version: c.product.version },
+      installer: c.installer,
+      image: {
+        backend: image.backend,
+        ...(image.stateroot ? { stateroot: image.stateroot } : {}),
+      },
+      lock,
+    });
+    const tag = parseReference(lock.reference).tag ?? "latest";
+    // Keyed by the digest alone: the same pinned image is fetched once, whatever the access.
+    payload = planned(
+      payloadStage,
+      { pinned: lock.pinned, digest: lock.digest, tag, access: { tlsVerify: lock.tlsVerify } },
+      [],
+      {},
+      { pinned: lock.pinned, digest: lock.digest, tag },
+    );
+  }
+
   const stages: PlannedStage[] = [
     bootstrap,
     calamares,
@@ -171,6 +220,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
       [],
       bootKeys,
     ),
+    ...(payload ? [payload] : []),
     planned(
       isoStage,
       {
@@ -178,8 +228,15 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
         productName: c.product.name,
         productVersion: c.product.version,
         ...(epoch !== undefined ? { epoch } : {}),
+        ...(installPlan ? { installPlan } : {}),
       },
-      ["squashfs-base", "squashfs-config", "kernel", "boot-files"],
+      [
+        "squashfs-base",
+        "squashfs-config",
+        "kernel",
+        "boot-files",
+        ...(payload ? (["payload"] as const) : []),
+      ],
     ),
   ];
 

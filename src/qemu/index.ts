@@ -1,6 +1,7 @@
 // QEMU boot-test harness: argv builder, QMP client, serial watcher, OCR, and bootIso.
 export * from "./boot.js";
 export * from "./disk.js";
+export * from "./install.js";
 export * from "./keys.js";
 export * from "./machine.js";
 export * from "./ocr.js";

@@ -50,6 +50,17 @@ export interface MachineSpec {
   ovmfVars?: string;
   ovmfDir?: string;
   qemuBinary?: string;
+  /**
+   * Boot this kernel and initrd directly (QEMU's loader, on SeaBIOS and OVMF alike) with the
+   * given command line, instead of the medium's boot loader: how a test adds kernel arguments
+   * such as atomiso.answer= to an ISO whose own boot is proven by the boot tests.
+   */
+  directKernel?: { kernel: string; initrd: string; append: string };
+  /**
+   * A unix socket that takes input for the serial port (a login on the serial console, for
+   * example); the output still goes to serialLog.
+   */
+  serialSocket?: string;
 }
 
 export interface FirmwareFiles {
@@ -64,6 +75,8 @@ export interface FirmwareFiles {
 export interface MachinePlan {
   argv: string[];
   serialLog: string;
+  /** Present when the serial port takes input (spec.serialSocket). */
+  serialSocket?: string;
   qmpSocket: string;
   /** Present for UEFI firmware: copy varsTemplate to vars before starting QEMU. */
   firmwareFiles?: FirmwareFiles;
@@ -143,7 +156,9 @@ export function buildMachine(spec: MachineSpec): MachinePlan {
     "-monitor",
     "none",
     "-chardev",
-    `file,id=serial0,path=${qemuOptValue(serialLog)}`,
+    spec.serialSocket
+      ? `socket,id=serial0,path=${qemuOptValue(spec.serialSocket)},server=on,wait=off,logfile=${qemuOptValue(serialLog)}`
+      : `file,id=serial0,path=${qemuOptValue(serialLog)}`,
     "-serial",
     "chardev:serial0",
     "-chardev",
@@ -154,6 +169,10 @@ export function buildMachine(spec: MachineSpec): MachinePlan {
     "base=utc",
   ];
   if (spec.noReboot) argv.push("-no-reboot");
+  if (spec.directKernel) {
+    const k = spec.directKernel;
+    argv.push("-kernel", k.kernel, "-initrd", k.initrd, "-append", k.append);
+  }
 
   let firmwareFiles: FirmwareFiles | undefined;
   const ovmf = ovmfFiles(spec.firmware, spec.ovmfDir);
@@ -235,6 +254,7 @@ export function buildMachine(spec: MachineSpec): MachinePlan {
     argv,
     serialLog,
     qmpSocket,
+    ...(spec.serialSocket ? { serialSocket: spec.serialSocket } : {}),
     ...(firmwareFiles ? { firmwareFiles } : {}),
   };
 }

@@ -25,16 +25,18 @@ async function exists(path: string): Promise<boolean> {
 }
 
 export async function prepareMachine(
-  spec: Omit<MachineSpec, "qmpSocket">,
+  spec: Omit<MachineSpec, "qmpSocket" | "serialSocket"> & { serialInput?: boolean },
 ): Promise<PreparedMachine> {
   // A unix socket path must fit in 108 bytes; fall back to a short temp dir for deep run dirs.
+  const { serialInput, ...machine } = spec;
   let socketDir: string | undefined;
   let qmpSocket = join(spec.runDir, "qmp.sock");
   if (Buffer.byteLength(qmpSocket) > 100) {
     socketDir = await mkdtemp(join(tmpdir(), "atomiso-qmp-"));
     qmpSocket = join(socketDir, "qmp.sock");
   }
-  const plan = buildMachine({ ...spec, qmpSocket });
+  const serialSocket = serialInput ? join(qmpSocket, "..", "serial.sock") : undefined;
+  const plan = buildMachine({ ...machine, qmpSocket, ...(serialSocket ? { serialSocket } : {}) });
   if (plan.firmwareFiles) {
     const { code, varsTemplate, vars } = plan.firmwareFiles;
     for (const file of [code, varsTemplate]) {

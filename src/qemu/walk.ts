@@ -7,6 +7,7 @@ import { checkScreenText, describePattern, type OcrOptions, ocr, type TextPatter
 import { prepareMachine } from "./prepare.js";
 import { QmpClient } from "./qmp.js";
 import { SerialLog } from "./serial.js";
+import { SerialInput } from "./serial-input.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -22,13 +23,20 @@ export interface Guest {
   qemuLog: string;
   /** Aborted when QEMU exits (the reason says how). */
   signal: AbortSignal;
+  /** Input to the serial console, when the guest was launched with serialInput. */
+  serialInput?: SerialInput;
   /** Asks QEMU to quit, then makes sure it is gone; safe to call twice. */
   stop(): Promise<void>;
 }
 
-export type GuestSpec = Omit<MachineSpec, "runDir" | "serialLog" | "qmpSocket" | "ovmfVars"> & {
+export type GuestSpec = Omit<
+  MachineSpec,
+  "runDir" | "serialLog" | "qmpSocket" | "ovmfVars" | "serialSocket"
+> & {
   /** Created if missing; serial.log, qemu.log, qemu-argv.txt and the screenshots go here. */
   runDir: string;
+  /** Let the caller type on the serial console (Guest.serialInput). */
+  serialInput?: boolean;
 };
 
 /**
@@ -51,9 +59,11 @@ export async function launchGuest(spec: GuestSpec): Promise<Guest> {
 
   let stopped = false;
   let qmp: QmpClient | undefined;
+  let serialInput: SerialInput | undefined;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    serialInput?.close();
     if (qmp) {
       if (proc.exitInfo === undefined) await qmp.quit(3000);
       qmp.close();
@@ -79,10 +89,19 @@ export async function launchGuest(spec: GuestSpec): Promise<Guest> {
       `fix the QEMU error above; the command line is in ${join(runDir, "qemu-argv.txt")}`,
     );
   }
+  if (plan.serialSocket) {
+    try {
+      serialInput = await SerialInput.connect(plan.serialSocket);
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  }
   return {
     runDir,
     plan,
     qmp,
+    ...(serialInput ? { serialInput } : {}),
     serial: new SerialLog(plan.serialLog),
     proc,
     qemuLog,

@@ -1,6 +1,7 @@
 // The files atomiso adds to the live root: SDDM autologin into an X11 session that runs
 // Calamares as root, the live user's sudo rule, the boot-marker service and os-release.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { INSTALL_PLAN_ON_MEDIUM, INSTALL_PLAN_PATH } from "../install/install-plan.js";
 import { packageRoot } from "../paths.js";
 import type { RenderedFile } from "./file-tree.js";
 import { toIni } from "./ini.js";
@@ -15,13 +16,76 @@ export interface LiveFilesOptions {
 }
 
 const SESSION = "atomiso-installer";
+const CALAMARES_MODULES = "usr/lib/x86_64-linux-gnu/calamares/modules";
+/** Repository folders whose files are installed as they are (see the stage's recipe). */
+export const LIVE_FILE_SOURCES = [
+  "installer-scripts/live",
+  "installer-scripts/deploy",
+  "installer-scripts/install",
+  "calamares/modules",
+];
+
+function repoFile(source: string, target: string, mode = 0o644): RenderedFile {
+  return { path: target, content: readFileSync(`${packageRoot}${source}`), mode };
+}
+
+/** Every file of a repository folder (recursively), placed under `target`. */
+function repoFolder(
+  source: string,
+  target: string,
+  mode: (name: string) => number,
+): RenderedFile[] {
+  return readdirSync(`${packageRoot}${source}`, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => {
+      const rel = `${e.parentPath.slice(`${packageRoot}${source}`.length)}/${e.name}`.replace(
+        /^\//,
+        "",
+      );
+      return repoFile(`${source}/${rel}`, `${target}/${rel}`, mode(e.name));
+    })
+    .sort((a, b) => a.path.localeCompare(b.path));
+}
 
 function script(name: string, target: string): RenderedFile {
-  return {
-    path: target,
-    content: readFileSync(`${packageRoot}installer-scripts/live/${name}`),
-    mode: 0o755,
-  };
+  return repoFile(`installer-scripts/live/${name}`, target, 0o755);
+}
+
+/** The installers: deploy backends, the unattended installer, the Calamares job modules. */
+function installerFiles(): RenderedFile[] {
+  return [
+    ...repoFolder("installer-scripts/deploy", "usr/lib/atomiso/deploy", () => 0o755),
+    ...repoFolder("installer-scripts/install", "usr/lib/atomiso/install", (n) =>
+      n.endsWith(".py") ? 0o644 : 0o755,
+    ),
+    ...repoFolder("calamares/modules", CALAMARES_MODULES, () => 0o644),
+    script("check-payload", "usr/libexec/atomiso/check-payload"),
+    script("unattended", "usr/libexec/atomiso/unattended"),
+    // The plan travels on the medium beside the payload (absent on a --no-payload ISO).
+    { path: INSTALL_PLAN_PATH, content: "", symlink: INSTALL_PLAN_ON_MEDIUM },
+    {
+      path: "usr/lib/systemd/system/atomiso-unattended.service",
+      content: toIni({
+        Unit: {
+          Description: "Unattended install (atomiso.answer= on the kernel command line)",
+          ConditionKernelCommandLine: "atomiso.answer",
+          After: "local-fs.target systemd-udevd.service",
+        },
+        Service: {
+          Type: "oneshot",
+          ExecStart: "/usr/libexec/atomiso/unattended",
+          StandardOutput: "journal",
+          StandardError: "journal",
+        },
+        Install: { WantedBy: "multi-user.target" },
+      }),
+    },
+    // An unattended install runs without X: no display manager, no installer session.
+    {
+      path: "etc/systemd/system/sddm.service.d/10-atomiso-unattended.conf",
+      content: toIni({ Unit: { ConditionKernelCommandLine: "!atomiso.answer" } }),
+    },
+  ];
 }
 
 function quoteOsRelease(value: string): string {
@@ -70,6 +134,7 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
         Unit: {
           Description: "Report live boot progress on the serial console",
           After: "display-manager.service",
+          ConditionKernelCommandLine: "!atomiso.answer",
         },
         Service: { Type: "simple", ExecStart: "/usr/libexec/atomiso/live-marker" },
         Install: { WantedBy: "graphical.target" },
@@ -83,6 +148,6 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
     },
     script("installer-session", "usr/libexec/atomiso/installer-session"),
     script("live-marker", "usr/libexec/atomiso/live-marker"),
-    script("no-payload", "usr/libexec/atomiso/no-payload"),
+    ...installerFiles(),
   ];
 }

@@ -1,9 +1,11 @@
 // Stage "iso": lays out the medium (live/ layers, kernel, GRUB) and packs the hybrid ISO with
 // xorriso. Files are hard-linked from the cache into the layout, not copied.
-import { copyFile, link, mkdir, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { INSTALL_PLAN_IN_ISO, type InstallPlan, PAYLOAD_IN_ISO } from "../install/install-plan.js";
 import { run } from "../tools/exec.js";
 import { xorrisoArgv, xorrisoProgress } from "../tools/xorriso.js";
+import { PAYLOAD_DIR } from "./payload.js";
 import { BASE_LAYER, CONFIG_LAYER } from "./squashfs.js";
 import type { StageDefinition } from "./stage.js";
 
@@ -12,6 +14,8 @@ export interface IsoOptions {
   productName: string;
   productVersion: string;
   epoch?: number;
+  /** Present when the ISO embeds the pinned image (the payload stage's output). */
+  installPlan?: InstallPlan;
 }
 
 export const ISO_NAME = "image.iso";
@@ -24,11 +28,20 @@ async function place(source: string, target: string): Promise<void> {
   }
 }
 
+/** Hard-links a tree of plain files and folders (an OCI layout) into the ISO layout. */
+async function placeTree(source: string, target: string): Promise<void> {
+  await mkdir(target, { recursive: true });
+  for (const entry of await readdir(source, { withFileTypes: true })) {
+    if (entry.isDirectory()) await placeTree(join(source, entry.name), join(target, entry.name));
+    else await place(join(source, entry.name), join(target, entry.name));
+  }
+}
+
 export const isoStage: StageDefinition<IsoOptions> = {
   id: "iso",
   title: "Pack the hybrid ISO (xorriso)",
   tools: ["xorriso"],
-  recipe: ["src/stages/iso.ts", "src/tools/xorriso.ts"],
+  recipe: ["src/stages/iso.ts", "src/tools/xorriso.ts", "src/install/install-plan.ts"],
   async run(ctx, o) {
     const { inputs } = ctx;
     const base = inputs["squashfs-base"];
@@ -47,6 +60,16 @@ export const isoStage: StageDefinition<IsoOptions> = {
     await place(join(kernel, "initrd.img"), join(root, "live", "initrd.img"));
     await place(join(boot, "grub.cfg"), join(root, "boot", "grub", "grub.cfg"));
     await place(join(boot, "eltorito.img"), join(root, "boot", "grub", "eltorito.img"));
+    if (o.installPlan) {
+      // The payload beside the squashfs layers, never inside them (see stages/payload.ts).
+      const payload = inputs.payload;
+      if (!payload) throw new Error("iso needs the payload stage when it embeds an image");
+      await placeTree(join(payload, PAYLOAD_DIR), join(root, PAYLOAD_IN_ISO));
+      await writeFile(
+        join(root, INSTALL_PLAN_IN_ISO),
+        `${JSON.stringify(o.installPlan, null, 2)}\n`,
+      );
+    }
     // Debian's signed GRUB finds its medium by this file.
     await writeFile(
       join(root, ".disk", "info"),

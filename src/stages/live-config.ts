@@ -6,7 +6,7 @@ import { chmod, copyFile, cp, mkdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { libexecDir } from "../paths.js";
 import { writeTree } from "../render/file-tree.js";
-import { type LiveFilesOptions, renderLiveFiles } from "../render/live-files.js";
+import { LIVE_FILE_SOURCES, type LiveFilesOptions, renderLiveFiles } from "../render/live-files.js";
 import { run } from "../tools/exec.js";
 import { inPrivateMountNamespace } from "../tools/namespace.js";
 import type { StageDefinition } from "./stage.js";
@@ -39,9 +39,8 @@ export const liveConfigStage: StageDefinition<LiveConfigOptions> = {
     "src/render/live-files.ts",
     "libexec/live-config-session",
     "libexec/live-configure",
-    "installer-scripts/live/installer-session",
-    "installer-scripts/live/live-marker",
-    "installer-scripts/live/no-payload",
+    "src/install/install-plan.ts",
+    ...LIVE_FILE_SOURCES,
   ],
   async run(ctx, o) {
     const bootstrap = ctx.inputs.bootstrap;

@@ -13,6 +13,7 @@ export const STAGE_IDS = [
   "squashfs-config",
   "kernel",
   "boot-files",
+  "payload",
   "iso",
 ] as const;
 

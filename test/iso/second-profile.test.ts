@@ -16,7 +16,7 @@ describe("the Nimbus profile", async () => {
   afterAll(() => safeRemove(work));
   const build = await execa(
     "node",
-    ["bin/atomiso.js", "--config", NIMBUS_CONFIG, "--log", "plain", "build"],
+    ["bin/atomiso.js", "--config", NIMBUS_CONFIG, "--log", "plain", "build", "--no-payload"],
     { all: true, reject: false },
   );
   const iso = "examples/nimbus/out/nimbus-2.0.iso";

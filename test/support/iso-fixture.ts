@@ -1,5 +1,6 @@
-// Builds the example ISO once per test run (globalSetup of the iso and boot tiers). Stages
-// come from the shared cache outside the clone, so an unchanged tree rebuilds in seconds.
+// Builds the example ISO, with its system image embedded, once per test run (globalSetup of
+// the iso and boot tiers). Stages come from the shared cache outside the clone and the image
+// from podman's layer cache, so an unchanged tree rebuilds in seconds.
 import { execa } from "execa";
 import type { TestProject } from "vitest/node";
 
@@ -14,14 +15,12 @@ export const EXAMPLE_CONFIG = "examples/particleos/atomiso.toml";
 
 export default async function setup(project: TestProject): Promise<void> {
   const started = Date.now();
-  const build = await execa(
-    "node",
-    ["bin/atomiso.js", "--config", EXAMPLE_CONFIG, "--log", "plain", "build"],
-    {
-      all: true,
-      reject: false,
-    },
-  );
+  // The quick start's own script: image build, local registry, push + pin, ISO build.
+  const build = await execa("bash", [".ci/example-iso"], {
+    all: true,
+    reject: false,
+    env: { ATOMISO_LOG: "plain" },
+  });
   if (build.exitCode !== 0) {
     throw new Error(`building the example ISO failed (exit ${build.exitCode}):\n${build.all}`);
   }

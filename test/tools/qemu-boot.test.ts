@@ -10,6 +10,7 @@ import { createReporter } from "../../src/log/reporter.js";
 import { type BootOptions, type BootResult, bootIso } from "../../src/qemu/boot.js";
 import type { Firmware, Media } from "../../src/qemu/machine.js";
 import { isPng, pngSize } from "../../src/qemu/png.js";
+import { launchGuest } from "../../src/qemu/walk.js";
 import { run } from "../../src/tools/exec.js";
 
 const repoDir = fileURLToPath(new URL("../..", import.meta.url));
@@ -228,5 +229,48 @@ describe("bootIso on a tiny grub-mkrescue ISO", () => {
     expect(e.message).toMatch(/QEMU exited \(exit status 1\)/);
     expect(e.message).toContain("no-such-cpu");
     expect(e.hint).toContain("qemu-argv.txt");
+  });
+});
+
+// Typing on the serial console (how the install test logs in to the installed system): GRUB
+// reads a line from the serial port and echoes it back.
+describe("serial console input", () => {
+  it("types a line that the guest reads from its serial port", async () => {
+    const root = join(workDir, "echo-root");
+    await mkdir(join(root, "boot", "grub"), { recursive: true });
+    await writeFile(
+      join(root, "boot", "grub", "grub.cfg"),
+      [
+        "serial --unit=0 --speed=115200",
+        "terminal_input serial console",
+        "terminal_output serial console",
+        'echo "ATOMISO-MARKER ready"',
+        "read answer",
+        'echo "ATOMISO-ECHO $answer"',
+        "sleep 600",
+        "",
+      ].join("\n"),
+    );
+    const echoIso = join(workDir, "echo.iso");
+    await run(["grub-mkrescue", "-o", echoIso, root], { timeoutMs: 120_000 });
+    const runDir = join(artifacts, "serial-input");
+    await rm(runDir, { recursive: true, force: true });
+    const guest = await launchGuest({ firmware: "bios", iso: echoIso, runDir, serialInput: true });
+    try {
+      expect(guest.plan.argv.join(" ")).toMatch(/socket,id=serial0,path=.*,logfile=/);
+      await guest.serial.waitFor(/ATOMISO-MARKER ready/, {
+        timeoutMs: 60_000,
+        signal: guest.signal,
+      });
+      await guest.serialInput?.type("hello-serial-42\r");
+      const echo = await guest.serial.waitFor(/ATOMISO-ECHO (\S+)/, {
+        timeoutMs: 30_000,
+        signal: guest.signal,
+      });
+      expect(echo.line).toContain("ATOMISO-ECHO hello-serial-42");
+    } finally {
+      await guest.stop();
+    }
+    expect(await processesMentioning(runDir)).toEqual([]);
   });
 });

@@ -239,6 +239,7 @@ describe("[image] config", () => {
       reference: "q.io/x/y:1",
       tls_verify: true,
       max_size_mib: 8192,
+      backend: "auto",
     });
     expect(imageSettings({ config, file: "/p/atomiso.toml", dir: "/p" }).tag).toBe(
       "localhost/x:2.0",

@@ -60,7 +60,7 @@ describe("atomiso.lock", () => {
   it("says how to make one when it is missing", async () => {
     const err = await readLock(join(work, "nope.lock")).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AtomisoError);
-    expect((err as AtomisoError).code).toBe("config-not-found");
+    expect((err as AtomisoError).code).toBe("image-unpinned");
     expect((err as AtomisoError).exitCode).toBe(2);
     expect((err as AtomisoError).message).toContain("no image lock at");
     expect((err as AtomisoError).hint).toContain("run `atomiso push` to pin the image");

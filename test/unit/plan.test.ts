@@ -1,6 +1,10 @@
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/load.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { type LoadedConfig, loadConfig } from "../../src/config/load.js";
+import { AtomisoError } from "../../src/errors.js";
+import { type ImageLock, writeLock } from "../../src/image/lock.js";
+import type { InstallPlan } from "../../src/install/install-plan.js";
 import { describePlan, type Plan, planIso } from "../../src/plan/plan.js";
 
 const example = join(import.meta.dirname, "../../examples/particleos/atomiso.toml");
@@ -8,8 +12,36 @@ const example = join(import.meta.dirname, "../../examples/particleos/atomiso.tom
 const keys = (plan: Plan) =>
   Object.fromEntries(plan.steps.map((s) => [s.stage.definition.id, s.key]));
 
+const D1 = `sha256:${"1".repeat(64)}`;
+const D2 = `sha256:${"2".repeat(64)}`;
+const LOCK: ImageLock = {
+  reference: "127.0.0.1:5000/particleos/system:0.1.0",
+  digest: D1,
+  pinned: `127.0.0.1:5000/particleos/system@${D1}`,
+  mediaType: "application/vnd.oci.image.manifest.v1+json",
+  size: 274_000_000,
+  unpackedSize: 480_000_000,
+  configDigest: D2,
+  created: new Date("2026-11-22T05:36:36.548Z"),
+  pushed: new Date("2026-11-22T06:00:00.000Z"),
+  backend: "ostree",
+  tlsVerify: false,
+};
+
+// The example profile, with its atomiso.lock read from a temp dir (the lock sits next to the
+// config file; the profile's own relative paths still resolve from its folder).
+const work = await mkdtemp("/tmp/atomiso-plan-test-");
+afterAll(() => rm(work, { recursive: true, force: true }));
+async function withLock(lock: ImageLock | undefined, name: string): Promise<LoadedConfig> {
+  const loaded = structuredClone(await loadConfig(example));
+  loaded.file = join(work, name, "atomiso.toml");
+  if (lock) await writeLock(join(work, name, "atomiso.lock"), lock);
+  return loaded;
+}
+for (const d of ["pinned", "repinned", "other", "none"]) await mkdir(join(work, d));
+
 describe("plan", async () => {
-  const loaded = await loadConfig(example);
+  const loaded = await withLock(LOCK, "pinned");
   const plan = await planIso(loaded);
 
   it("orders the stages so every stage comes after its inputs", () => {
@@ -22,6 +54,7 @@ describe("plan", async () => {
       "squashfs-config",
       "kernel",
       "boot-files",
+      "payload",
       "iso",
     ]);
     for (const [i, step] of plan.steps.entries()) {
@@ -56,6 +89,54 @@ describe("plan", async () => {
       "kernel",
       "iso",
     ]);
+  });
+
+  it("rebuilds only the payload and the ISO when a new image is pinned", async () => {
+    const D3 = `sha256:${"3".repeat(64)}`;
+    const after = keys(
+      await planIso(
+        await withLock(
+          { ...LOCK, digest: D3, pinned: `${LOCK.pinned.split("@")[0]}@${D3}` },
+          "repinned",
+        ),
+      ),
+    );
+    const before = keys(plan);
+    expect(Object.keys(before).filter((id) => before[id] !== after[id])).toEqual([
+      "payload",
+      "iso",
+    ]);
+  });
+
+  it("puts the install plan (image, layout, users) on the ISO", () => {
+    const iso = plan.steps.find((s) => s.stage.definition.id === "iso");
+    if (!iso) throw new Error("no iso stage");
+    const ip = (iso.stage.options as { installPlan: InstallPlan }).installPlan;
+    expect(ip).toMatchObject({
+      backend: "ostree",
+      image: { reference: LOCK.reference, digest: D1, pinned: LOCK.pinned },
+      payload: { mode: "embedded", layout: "/run/live/medium/atomiso/payload" },
+      ostree: { stateroot: "particleos", ref: "atomiso/particleos" },
+      layout: { efiMiB: 512, bootMiB: 1024, biosBootMiB: 1, filesystem: "ext4" },
+      users: { sudoGroup: "sudo" },
+      scripts: "/usr/lib/atomiso/deploy",
+    });
+  });
+
+  it("refuses an unpinned image and says how to pin it, unless told to leave it out", async () => {
+    const none = await withLock(undefined, "none");
+    const err = await planIso(none).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AtomisoError);
+    expect((err as AtomisoError).code).toBe("image-unpinned");
+    expect((err as AtomisoError).hint).toContain("atomiso push");
+    expect((err as AtomisoError).hint).toContain("--no-payload");
+    const ids = (await planIso(none, { noPayload: true })).steps.map((s) => s.stage.definition.id);
+    expect(ids).not.toContain("payload");
+  });
+
+  it("refuses a lock that pins another reference", async () => {
+    const other = await withLock({ ...LOCK, reference: "127.0.0.1:5000/other/system:1" }, "other");
+    await expect(planIso(other)).rejects.toThrow(/pins 127\.0\.0\.1:5000\/other\/system:1/);
   });
 
   it("prints as JSON without host paths in the keyed options", () => {

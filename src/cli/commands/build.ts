@@ -33,45 +33,54 @@ export function registerBuild(program: Command, globals: () => GlobalOptions): v
     .addOption(
       new Option("--rebuild <stage...>", "rebuild these stages even if cached").choices(STAGE_IDS),
     )
+    .option(
+      "--no-payload",
+      "build without the pinned system image (atomiso.lock): the ISO boots and shows the installer, which refuses to install",
+    )
     .argument(
       "[what]",
       '"iso" (default), or "image": build the system image (same as `atomiso image build`)',
     )
-    .action(async (what: string | undefined, opts: { until?: StageId; rebuild?: StageId[] }) => {
-      if (what === "image") return buildImageAction(globals());
-      if (what !== undefined && what !== "iso") {
-        throw new AtomisoError(
-          "usage",
-          `unknown build target "${what}"`,
-          "use `atomiso build` (the ISO) or `atomiso build image`",
+    .action(
+      async (
+        what: string | undefined,
+        opts: { until?: StageId; rebuild?: StageId[]; payload: boolean },
+      ) => {
+        if (what === "image") return buildImageAction(globals());
+        if (what !== undefined && what !== "iso") {
+          throw new AtomisoError(
+            "usage",
+            `unknown build target "${what}"`,
+            "use `atomiso build` (the ISO) or `atomiso build image`",
+          );
+        }
+        if (process.getuid?.() !== 0) {
+          throw new AtomisoError(
+            "not-root",
+            "atomiso build must run as root: mmdebstrap, chroot and mounts need it",
+            "run it with sudo",
+          );
+        }
+        const loaded = await loadConfig(globals().config);
+        const plan = await planIso(loaded, { ...epochFromEnv(), noPayload: !opts.payload });
+        await checkTools(plan.steps.flatMap((s) => s.stage.definition.tools));
+        const reporter = reporterFor(globals());
+        const started = Date.now();
+        const result = await runPlan(plan, {
+          cacheDir: cacheDirFor(globals()),
+          reporter,
+          ...(opts.until ? { until: opts.until } : {}),
+          ...(opts.rebuild ? { rebuild: opts.rebuild } : {}),
+        });
+        const built = result.stages.filter((s) => !s.cached).map((s) => s.id);
+        const secs = ((Date.now() - started) / 1000).toFixed(1);
+        reporter.info(
+          `${built.length} stage(s) built${built.length ? ` (${built.join(", ")})` : ""}, ${result.stages.length - built.length} cached, ${secs}s`,
         );
-      }
-      if (process.getuid?.() !== 0) {
-        throw new AtomisoError(
-          "not-root",
-          "atomiso build must run as root: mmdebstrap, chroot and mounts need it",
-          "run it with sudo",
-        );
-      }
-      const loaded = await loadConfig(globals().config);
-      const plan = await planIso(loaded, epochFromEnv());
-      await checkTools(plan.steps.flatMap((s) => s.stage.definition.tools));
-      const reporter = reporterFor(globals());
-      const started = Date.now();
-      const result = await runPlan(plan, {
-        cacheDir: cacheDirFor(globals()),
-        reporter,
-        ...(opts.until ? { until: opts.until } : {}),
-        ...(opts.rebuild ? { rebuild: opts.rebuild } : {}),
-      });
-      const built = result.stages.filter((s) => !s.cached).map((s) => s.id);
-      const secs = ((Date.now() - started) / 1000).toFixed(1);
-      reporter.info(
-        `${built.length} stage(s) built${built.length ? ` (${built.join(", ")})` : ""}, ${result.stages.length - built.length} cached, ${secs}s`,
-      );
-      if (result.iso) {
-        const size = (await stat(result.iso)).size;
-        console.log(`${relativeToCwd(result.iso)} (${(size / 1024 / 1024).toFixed(0)} MiB)`);
-      }
-    });
+        if (result.iso) {
+          const size = (await stat(result.iso)).size;
+          console.log(`${relativeToCwd(result.iso)} (${(size / 1024 / 1024).toFixed(0)} MiB)`);
+        }
+      },
+    );
 }

@@ -10,9 +10,10 @@ export function registerPlan(program: Command, globals: () => GlobalOptions): vo
     .command("plan")
     .description("print the ordered build stages and their cache keys without running anything")
     .option("--json", "print the plan as JSON")
-    .action(async (opts: { json?: boolean }) => {
+    .option("--no-payload", "plan an ISO without the system image (see `atomiso build --help`)")
+    .action(async (opts: { json?: boolean; payload: boolean }) => {
       const loaded = await loadConfig(globals().config);
-      const plan = await planIso(loaded, epochFromEnv());
+      const plan = await planIso(loaded, { ...epochFromEnv(), noPayload: !opts.payload });
       const data = describePlan(plan);
       if (opts.json) {
         console.log(JSON.stringify(data, null, 2));

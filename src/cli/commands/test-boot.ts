@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { withInterruptHandling } from "../../build/interrupt.js";
@@ -12,6 +12,7 @@ import {
   type Firmware,
   type Media,
 } from "../../qemu/index.js";
+import { bootInstalled, unattendedInstall } from "../../qemu/install.js";
 import { type GlobalOptions, reporterFor } from "../options.js";
 
 /** On the welcome page Calamares shows this until every module has loaded and checked. */
@@ -90,6 +91,69 @@ export function registerTestBoot(program: Command, globals: () => GlobalOptions)
         );
         console.log(`screenshot: ${result.finalScreenshot}`);
         console.log(`artifacts:  ${result.runDir}`);
+      },
+    );
+
+  test
+    .command("install <iso>")
+    .description(
+      "install the ISO's image unattended onto a blank virtual disk (answer file), then boot that disk and log in",
+    )
+    .requiredOption("--answer <file>", "answer file (TOML); its disk.device is /dev/vda")
+    .addOption(
+      new Option("--firmware <firmware>", "firmware").choices(["bios", "uefi"]).default("bios"),
+    )
+    .option("--artifacts <dir>", "where the disk, serial logs and screenshots go", "out/install")
+    .option("--memory <MiB>", "guest memory during the install", "3072")
+    .option("--disk <GiB>", "size of the target disk", "20")
+    .option("--user <name>", "log in as this user after the install (with --password)")
+    .option("--password <password>", "the user's password (the answer file holds its hash)")
+    .action(
+      async (
+        iso: string,
+        opts: {
+          answer: string;
+          firmware: Firmware;
+          artifacts: string;
+          memory: string;
+          disk: string;
+          user?: string;
+          password?: string;
+        },
+      ) => {
+        if (!existsSync(iso))
+          throw new AtomisoError("usage", `no ISO at ${iso}`, "build one with `atomiso build`");
+        const answerToml = await readFile(opts.answer, "utf8");
+        await mkdir(opts.artifacts, { recursive: true });
+        const target = await createBlankDisk(
+          join(opts.artifacts, "target.qcow2"),
+          Number(opts.disk),
+        );
+        const install = await withInterruptHandling(() =>
+          unattendedInstall({
+            iso,
+            firmware: opts.firmware,
+            target,
+            answerToml,
+            runDir: join(opts.artifacts, "install"),
+            memoryMiB: Number(opts.memory),
+          }),
+        );
+        console.log(`${install.installedLine} (${install.seconds}s)`);
+        if (install.memoryLine) console.log(install.memoryLine);
+        console.log(`installed disk: ${target}`);
+        if (!opts.user || !opts.password) return;
+        const booted = await withInterruptHandling(() =>
+          bootInstalled({
+            firmware: opts.firmware,
+            target,
+            runDir: join(opts.artifacts, "boot"),
+            user: opts.user as string,
+            password: opts.password as string,
+            commands: ["cat /proc/cmdline", "ostree admin status", "id"],
+          }),
+        );
+        console.log(`logged in after ${booted.loginPromptSeconds}s:\n${booted.output}`);
       },
     );
 }

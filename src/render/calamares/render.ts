@@ -45,15 +45,37 @@ export function requiredStorageGiB(i: InstallerConfig): number {
   return Math.ceil((i.partition.efi_mib + i.partition.boot_mib + 1) / 1024 + root);
 }
 
+/** atomiso's own Calamares job modules (calamares/modules/, installed with the live files). */
+export const ATOMISO_MODULES = ["atomisodeploy", "atomisoumount"] as const;
+
+/**
+ * The install phase: verify the payload before any disk is touched, partition and mount,
+ * deploy the image (atomisodeploy, which then points rootMountPoint at the deployment), let
+ * the stock modules write the user, locale and keyboard into the deployment's /etc, switch
+ * back and unmount. Pages not shown contribute no job.
+ */
+export function execSequence(pages: readonly string[]): string[] {
+  return [
+    "shellprocess@checkpayload",
+    "partition",
+    "mount",
+    "atomisodeploy",
+    ...(["locale", "keyboard"] as const).filter((p) => pages.includes(p)),
+    "users",
+    "atomisoumount",
+    "umount",
+  ];
+}
+
 export function settingsConf(o: CalamaresOptions): SettingsConf {
   return {
     "modules-search": ["local", MODULES_DIR],
-    instances: [{ id: "nopayload", module: "shellprocess", config: "shellprocess-nopayload.conf" }],
+    instances: [
+      { id: "checkpayload", module: "shellprocess", config: "shellprocess-checkpayload.conf" },
+    ],
     sequence: [
       { show: [...o.installer.pages] },
-      // The deploy job of the atomic-install work replaces this guard; until then the exec
-      // phase stops before any disk is touched.
-      { exec: ["shellprocess@nopayload"] },
+      { exec: execSequence(o.installer.pages) },
       { show: ["finished"] },
     ],
     branding: o.productId,
@@ -177,15 +199,32 @@ export function moduleConfigs(o: CalamaresOptions): ModuleConfigs {
       restartNowCommand: "systemctl -i reboot",
       notifyOnFinished: false,
     },
-    "shellprocess-nopayload": {
+    // Reads every blob of the payload (minutes on a slow USB stick): no 30 s default timeout.
+    "shellprocess-checkpayload": {
       dontChroot: true,
-      timeout: 30,
-      script: ["/usr/libexec/atomiso/no-payload"],
+      timeout: 1800,
+      script: ["/usr/libexec/atomiso/check-payload"],
       i18n: { name: "Check the system image" },
     },
+    // The mounts of the physical root only: the deploy job binds /dev, /proc, /sys and /run
+    // into the deployment itself, and the ostree sysroot must not get them. btrfs: the root
+    // of the file system, no subvolumes (ostree keeps its deployments in /ostree).
+    mount: {
+      extraMounts: [],
+      btrfsSubvolumes: [{ mountPoint: "/", subvolume: "" }],
+      mountOptions: [
+        { filesystem: "default", options: ["defaults"] },
+        { filesystem: "efi", options: ["defaults", "umask=0077"] },
+      ],
+    },
+    atomisodeploy: { plan: "/etc/atomiso/install.json" },
+    atomisoumount: {},
+    // Unmount the target even after a failed job, so the disk can be retried or removed.
+    umount: { emergency: true },
   };
-  // Only pages in the sequence get a config (summary needs none).
-  const wanted = new Set<string>([...i.pages, "finished", "shellprocess-nopayload"]);
+  // Only modules in the sequence get a config (summary needs none).
+  const wanted = new Set<string>([...i.pages, "finished", ...execSequence(i.pages)]);
+  wanted.add("shellprocess-checkpayload");
   return Object.fromEntries(Object.entries(all).filter(([name]) => wanted.has(name)));
 }
 

@@ -3,10 +3,17 @@
 // instance of an unknown module, a layout that cannot hold the image, an ESP below the
 // minimum — and reports it like any config error, before anything is built.
 import type { Problem } from "../../config/problems.js";
-import { type CalamaresOptions, moduleConfigs, NOCONFIG_MODULES, settingsConf } from "./render.js";
+import {
+  ATOMISO_MODULES,
+  type CalamaresOptions,
+  moduleConfigs,
+  NOCONFIG_MODULES,
+  settingsConf,
+} from "./render.js";
 
-/** Modules shipped by Debian's calamares 3.3.14 package (plus our own job modules, later). */
+/** Modules shipped by Debian's calamares 3.3.14 package, plus atomiso's own job modules. */
 export const KNOWN_MODULES = new Set([
+  ...ATOMISO_MODULES,
   "bootloader",
   "contextualprocess",
   "displaymanager",

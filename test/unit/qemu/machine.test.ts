@@ -22,6 +22,27 @@ function bootindexOf(argv: string[], drive: string): number | undefined {
 }
 
 describe("buildMachine", () => {
+  it("boots a kernel directly with extra arguments, and serves the serial port on a socket", () => {
+    const plan = buildMachine({
+      ...base,
+      directKernel: { kernel: "/k/vmlinuz", initrd: "/k/initrd.img", append: "boot=live a=b" },
+      serialSocket: "/runs/r1/serial.sock",
+    });
+    const at = plan.argv.indexOf("-kernel");
+    expect(plan.argv.slice(at, at + 6)).toEqual([
+      "-kernel",
+      "/k/vmlinuz",
+      "-initrd",
+      "/k/initrd.img",
+      "-append",
+      "boot=live a=b",
+    ]);
+    expect(plan.argv).toContain(
+      "socket,id=serial0,path=/runs/r1/serial.sock,server=on,wait=off,logfile=/runs/r1/serial.log",
+    );
+    expect(plan.serialSocket).toBe("/runs/r1/serial.sock");
+  });
+
   it("builds a BIOS + cdrom machine with TCG, no NIC, std VGA, serial file and QMP socket", () => {
     const plan = buildMachine(base);
     const { argv } = plan;

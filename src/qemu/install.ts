@@ -1,0 +1,224 @@
+// Install-and-reboot in QEMU: boot the installer ISO with an answer file so the live system
+// installs unattended onto a virtual disk and powers off, then boot that disk alone, log in on
+// the serial console as the user the answer file created, and run a few commands there.
+// Used by `atomiso test install` and the boot tier.
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { AtomisoError } from "../errors.js";
+import { run } from "../tools/exec.js";
+import type { DiskSpec, Firmware } from "./machine.js";
+import { type Guest, launchGuest } from "./walk.js";
+
+/** File system label of the small disk that carries the answer file. */
+export const ANSWER_LABEL = "ATOMISO-ANS";
+export const INSTALLED_LINE = /atomiso-install: installed .*/;
+const FAILED_LINE = /ATOMISO-MARKER unattended-failed.*|atomiso-error: .*/;
+
+export interface IsoBoot {
+  kernel: string;
+  initrd: string;
+  /** The kernel arguments of the ISO's "Install" menu entry. */
+  args: string;
+}
+
+/** Extracts the live kernel, initrd and the install entry's arguments from the ISO. */
+export async function isoBoot(iso: string, dir: string): Promise<IsoBoot> {
+  await mkdir(dir, { recursive: true });
+  const files = {
+    kernel: join(dir, "vmlinuz"),
+    initrd: join(dir, "initrd.img"),
+    grub: join(dir, "grub.cfg"),
+  };
+  await run([
+    "osirrox",
+    "-indev",
+    iso,
+    "-extract",
+    "/live/vmlinuz",
+    files.kernel,
+    "-extract",
+    "/live/initrd.img",
+    files.initrd,
+    "-extract",
+    "/boot/grub/grub.cfg",
+    files.grub,
+  ]);
+  const cfg = await readFile(files.grub, "utf8");
+  const entry = /menuentry "[^"]*" --id install \{[^}]*?\n\s*linux \/live\/vmlinuz ([^\n]*)/.exec(
+    cfg,
+  );
+  if (!entry?.[1]) {
+    throw new AtomisoError(
+      "boot-failed",
+      `${iso} has no "install" menu entry with a linux line in /boot/grub/grub.cfg`,
+      "is it an atomiso ISO?",
+    );
+  }
+  return { kernel: files.kernel, initrd: files.initrd, args: entry[1].trim() };
+}
+
+/** A small ext4 disk image labelled ATOMISO-ANS holding answer.toml (made without mounting). */
+export async function answerDisk(answerToml: string, path: string): Promise<string> {
+  const dir = `${path}.d`;
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "answer.toml"), answerToml, { mode: 0o600 });
+  await run(["mkfs.ext4", "-q", "-F", "-L", ANSWER_LABEL, "-d", dir, path, "16M"]);
+  return path;
+}
+
+export interface InstallRun {
+  seconds: number;
+  /** The installer's "installed …" line. */
+  installedLine: string;
+  /** "atomiso-memory: MemTotal … MiB, peak used … MiB", if the installer printed it. */
+  memoryLine?: string;
+  serialLog: string;
+}
+
+export interface UnattendedInstallOptions {
+  iso: string;
+  firmware: Firmware;
+  /** The target disk (e.g. a blank qcow2); the answer file must name it (/dev/vda). */
+  target: string;
+  answerToml: string;
+  runDir: string;
+  memoryMiB?: number;
+  smp?: 1 | 2;
+  timeoutMs?: number;
+}
+
+/**
+ * Boots the ISO's live kernel directly with atomiso.answer= added (the ISO's GRUB path is
+ * proven by the boot tests), waits for the installer's "installed" line and for the guest to
+ * power off.
+ */
+export async function unattendedInstall(o: UnattendedInstallOptions): Promise<InstallRun> {
+  await mkdir(o.runDir, { recursive: true });
+  const boot = await isoBoot(o.iso, join(o.runDir, "iso-boot"));
+  const answer = await answerDisk(o.answerToml, join(o.runDir, "answer.img"));
+  const started = Date.now();
+  let guest: Guest | undefined;
+  try {
+    guest = await launchGuest({
+      firmware: o.firmware,
+      iso: o.iso,
+      media: "cdrom",
+      disks: [{ path: o.target }, { path: answer, format: "raw", readonly: true }],
+      directKernel: {
+        kernel: boot.kernel,
+        initrd: boot.initrd,
+        append: `${boot.args} atomiso.answer=LABEL=${ANSWER_LABEL}:/answer.toml`,
+      },
+      memoryMiB: o.memoryMiB ?? 3072,
+      smp: o.smp ?? 1,
+      runDir: o.runDir,
+    });
+    const g = guest;
+    const outcome = await Promise.race([
+      g.serial.waitFor(INSTALLED_LINE, { timeoutMs: o.timeoutMs ?? 40 * 60_000, signal: g.signal }),
+      g.serial
+        .waitFor(FAILED_LINE, { timeoutMs: o.timeoutMs ?? 40 * 60_000, signal: g.signal })
+        .then((m) => {
+          throw new AtomisoError(
+            "boot-failed",
+            `the unattended install failed: ${m.line}\n${g.serial
+              .lastLines(30)
+              .map((l) => `    | ${l}`)
+              .join("\n")}`,
+            `the whole serial log is ${g.plan.serialLog}`,
+          );
+        }),
+    ]);
+    // The installer powers the machine off at the end (after = "poweroff").
+    const exited = await Promise.race([
+      g.proc.exited.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 5 * 60_000)),
+    ]);
+    if (!exited) {
+      throw new AtomisoError(
+        "boot-failed",
+        "the guest did not power off within 5 min after the install",
+        `see ${g.plan.serialLog}`,
+      );
+    }
+    const memory = /atomiso-memory: .*/.exec(g.serial.text())?.[0];
+    return {
+      seconds: Math.round((Date.now() - started) / 1000),
+      installedLine: outcome.line,
+      ...(memory ? { memoryLine: memory.trim() } : {}),
+      serialLog: g.plan.serialLog,
+    };
+  } finally {
+    await guest?.stop();
+  }
+}
+
+export interface InstalledBootOptions {
+  firmware: Firmware;
+  target: string;
+  runDir: string;
+  user: string;
+  password: string;
+  /** Shell commands run after logging in; their output comes back in `output`. */
+  commands: string[];
+  memoryMiB?: number;
+  timeoutMs?: number;
+}
+
+export interface InstalledBoot {
+  /** Seconds from power-on to the login prompt. */
+  loginPromptSeconds: number;
+  output: string;
+  serialLog: string;
+}
+
+/** Boots the installed disk alone, logs in on the serial console and runs `commands`. */
+export async function bootInstalled(o: InstalledBootOptions): Promise<InstalledBoot> {
+  await mkdir(o.runDir, { recursive: true });
+  const disk: DiskSpec = { path: o.target };
+  const started = Date.now();
+  const guest = await launchGuest({
+    firmware: o.firmware,
+    disks: [disk],
+    memoryMiB: o.memoryMiB ?? 2048,
+    smp: 1,
+    runDir: o.runDir,
+    serialInput: true,
+  });
+  try {
+    const wait = (re: RegExp, since: number, timeoutMs = 5 * 60_000) =>
+      guest.serial.waitFor(re, { timeoutMs, signal: guest.signal, since });
+    const input = guest.serialInput;
+    if (!input) throw new Error("launchGuest returned no serial input");
+    await wait(/ login: $|login: *$/m, 0, o.timeoutMs ?? 15 * 60_000);
+    const loginPromptSeconds = Math.round((Date.now() - started) / 1000);
+    let mark = guest.serial.text().length;
+    await input.type(`${o.user}\n`);
+    await wait(/Password: *$/m, mark, 60_000);
+    mark = guest.serial.text().length;
+    await input.type(`${o.password}\n`);
+    await wait(new RegExp(`${o.user}@[^\\s:]+:[^\\n]*\\$ *$`, "m"), mark, 120_000);
+    mark = guest.serial.text().length;
+    // The markers are computed by the shell, so the echo of the typed line never matches them.
+    const script = ["echo ATOMISO-BEGIN-$((40+2))", ...o.commands, "echo ATOMISO-END-$((50+3))"];
+    await input.type(`${script.join("; ")}\n`);
+    await wait(/ATOMISO-END-53/, mark, 120_000);
+    const text = guest.serial.text().slice(mark);
+    const output = text
+      .slice(
+        text.indexOf("ATOMISO-BEGIN-42") + "ATOMISO-BEGIN-42".length,
+        text.indexOf("ATOMISO-END-53"),
+      )
+      .replace(/\r/g, "")
+      .replace(/^\s*\n/, "");
+    return { loginPromptSeconds, output, serialLog: guest.plan.serialLog };
+  } finally {
+    await guest.stop();
+  }
+}
+
+/** Keeps a copy of a file among the test artifacts, if it exists. */
+export async function keepArtifact(file: string, dir: string, name: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await copyFile(file, join(dir, name)).catch(() => undefined);
+}

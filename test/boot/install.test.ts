@@ -1,0 +1,101 @@
+// Install and reboot, the whole product path: the example ISO installs the pinned system image
+// unattended (an answer file on a small labelled disk, atomiso.answer= on the kernel command
+// line) onto a blank virtual disk and powers off; then that disk boots alone, on SeaBIOS and
+// on OVMF, and a login on its serial console as the answer file's user shows an ostree
+// deployment of the image. Serial logs stay in test-artifacts/install/<firmware>/.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { safeRemove } from "../../src/mounts/safe-remove.js";
+import { createBlankDisk, type Firmware } from "../../src/qemu/index.js";
+import { bootInstalled, unattendedInstall } from "../../src/qemu/install.js";
+import { run } from "../../src/tools/exec.js";
+
+const USER = "ada";
+const PASSWORD = "lovelace-1815";
+const HOSTNAME = "particle-test";
+const REFERENCE = "127.0.0.1:5000/particleos/system:0.1.0";
+
+async function answer(): Promise<string> {
+  const { stdout } = await run(["openssl", "passwd", "-6", "-salt", "atomisotest", PASSWORD]);
+  return `# Unattended install of the example image onto the test machine's virtio disk.
+[disk]
+device = "/dev/vda"
+wipe = true
+
+[user]
+name = "${USER}"
+full_name = "Ada Lovelace"
+password_hash = "${stdout.trim()}"
+
+[system]
+hostname = "${HOSTNAME}"
+locale = "en_GB.UTF-8"
+timezone = "Europe/London"
+
+[install]
+after = "poweroff"
+`;
+}
+
+describe.concurrent("unattended install, then boot the installed disk", () => {
+  for (const firmware of ["bios", "uefi"] as Firmware[]) {
+    it(`${firmware}: installs the pinned image and boots it as an ostree deployment`, async () => {
+      const artifacts = resolve("test-artifacts/install", firmware);
+      await rm(artifacts, { recursive: true, force: true });
+      const scratch = await mkdtemp(join(tmpdir(), `atomiso-install-${firmware}-`));
+      try {
+        const target = await createBlankDisk(join(scratch, "target.qcow2"), 20);
+        const install = await unattendedInstall({
+          iso: inject("isoPath"),
+          firmware,
+          target,
+          answerToml: await answer(),
+          runDir: join(artifacts, "install"),
+          memoryMiB: 3072,
+        });
+        console.log(
+          `[install ${firmware}] ${install.seconds}s: ${install.installedLine}; ${install.memoryLine ?? "no memory report"}`,
+        );
+        expect(install.installedLine).toMatch(
+          /installed ParticleOS 0\.1\.0 \(sha256:[0-9a-f]{64}\)/,
+        );
+
+        const booted = await bootInstalled({
+          firmware,
+          target,
+          runDir: join(artifacts, "boot"),
+          user: USER,
+          password: PASSWORD,
+          commands: [
+            "cat /proc/cmdline",
+            'echo "sysroot=$(findmnt -n -o OPTIONS /sysroot)"',
+            'echo "usr=$(findmnt -n -o OPTIONS /usr)"',
+            "ostree admin status",
+            "cat /ostree/deploy/particleos/deploy/*.origin",
+            "id",
+            "hostname",
+            "cat /etc/locale.conf",
+            "readlink /etc/localtime",
+            "test -d /sys/firmware/efi && echo firmware=efi || echo firmware=bios",
+          ],
+        });
+        console.log(`[boot ${firmware}] login prompt after ${booted.loginPromptSeconds}s`);
+        const out = booted.output;
+        expect(out).toMatch(/ostree=\/ostree\/boot\.\d\/particleos\/[0-9a-f]{64}\/\d/);
+        expect(out).toMatch(/^sysroot=rw\b/m);
+        expect(out).toMatch(/^usr=ro\b/m);
+        expect(out).toMatch(/\* particleos [0-9a-f]{64}\.0/);
+        expect(out).toContain(REFERENCE);
+        expect(out).toMatch(new RegExp(`uid=1000\\(${USER}\\) .*\\(sudo\\)`));
+        expect(out).toContain(HOSTNAME);
+        expect(out).toContain("LANG=en_GB.UTF-8");
+        expect(out).toContain("Europe/London");
+        expect(out).toContain(`firmware=${firmware === "uefi" ? "efi" : "bios"}`);
+      } finally {
+        await safeRemove(scratch);
+      }
+    });
+  }
+});
