@@ -15,11 +15,14 @@ export async function hashFile(path: string): Promise<string> {
   return h.digest("hex");
 }
 
+/** Byte-code caches Python leaves beside modules: never content. */
+export const IGNORED_NAMES = new Set(["__pycache__"]);
+
 /** Hash of a directory tree, independent of timestamps and readdir order. */
 export async function hashTree(root: string): Promise<string> {
   const h = createHash("sha256");
   const walk = async (rel: string): Promise<void> => {
-    const entries = (await readdir(join(root, rel))).sort();
+    const entries = (await readdir(join(root, rel))).filter((n) => !IGNORED_NAMES.has(n)).sort();
     for (const name of entries) {
       const path = join(root, rel, name);
       const st = await lstat(path);

@@ -1,6 +1,7 @@
 // The files atomiso adds to the live root: SDDM autologin into an X11 session that runs
 // Calamares as root, the live user's sudo rule, the boot-marker service and os-release.
 import { readdirSync, readFileSync } from "node:fs";
+import { IGNORED_NAMES } from "../cache/hash.js";
 import { INSTALL_PLAN_ON_MEDIUM, INSTALL_PLAN_PATH } from "../install/install-plan.js";
 import { packageRoot } from "../paths.js";
 import type { RenderedFile } from "./file-tree.js";
@@ -36,7 +37,7 @@ function repoFolder(
   mode: (name: string) => number,
 ): RenderedFile[] {
   return readdirSync(`${packageRoot}${source}`, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile())
+    .filter((e) => e.isFile() && !e.parentPath.split("/").some((d) => IGNORED_NAMES.has(d)))
     .map((e) => {
       const rel = `${e.parentPath.slice(`${packageRoot}${source}`.length)}/${e.name}`.replace(
         /^\//,

@@ -2,7 +2,9 @@
 // page to the summary, on SeaBIOS and OVMF: every page is screenshotted and OCRed, the partition
 // page must offer "Erase disk" with our layout, the summary must list the planned partitions,
 // and Calamares' own log (copied to the serial console by the live system) must hold no
-// configuration warnings or errors. Nothing is installed: the walk stops at the summary.
+// configuration warnings or errors. On SeaBIOS the walk goes on: it installs (payload check,
+// partitioning, the atomisodeploy job, users), then boots the installed disk and logs in as
+// the user it created. On OVMF it stops at the summary (the unattended test installs there).
 // Screenshots, OCR text, serial log and the extracted Calamares log stay in
 // test-artifacts/walk/<firmware>/ (CI artifacts).
 
@@ -17,6 +19,7 @@ import {
   WAITING_FOR_MODULES,
 } from "../../src/cli/commands/test-boot.js";
 import { createBlankDisk, DEFAULT_MARKER, type Firmware } from "../../src/qemu/index.js";
+import { bootInstalled } from "../../src/qemu/install.js";
 import { pressKeys, typeText } from "../../src/qemu/keys.js";
 import {
   calamaresLogLines,
@@ -29,6 +32,8 @@ import {
 } from "../../src/qemu/walk.js";
 
 const FIRMWARES: Firmware[] = ["bios", "uefi"];
+/** Where the walk goes on to install and boot the installed disk (the other stops at the summary). */
+const INSTALL_ON: Firmware[] = ["bios"];
 const PRODUCT = "ParticleOS";
 const VERSION = "0.1.0";
 const FULL_NAME = "Test User";
@@ -226,12 +231,58 @@ describe.sequential("keyboard walk through the Calamares installer", () => {
             report.problems,
             `Calamares logged ${report.problems.length} warning(s)/error(s) about its configuration or environment (full log: ${join(artifacts, "calamares.log")}):\n\n${report.problems.join("\n\n")}\n`,
           ).toEqual([]);
+          if (!INSTALL_ON.includes(firmware)) return;
+
+          // Install: the checks, partition, mount, our deploy job, users, unmount.
+          await pressKeys(g.qmp, "alt-i");
+          await page({ name: "7-confirm", expect: [/Continue with (the )?install/i] });
+          await pressKeys(g.qmp, "alt-i");
+          const since = g.serial.text().length;
+          const done = await page({
+            name: "8-finished",
+            expect: [/All done/i, new RegExp(`${PRODUCT} has been (installed|set up)`, "i")],
+            reject: [/Installation Failed/i, /Setup Failed/i],
+            timeoutMs: 40 * 60_000,
+            intervalMs: 15_000,
+          });
+          lap("installed");
+          expect(done.text).toContain(PRODUCT);
+          await new Promise((r) => setTimeout(r, 5000));
+          await g.serial.poll();
+          const installLog = calamaresLogLines(g.serial.text().slice(since));
+          await writeFile(join(artifacts, "calamares-install.log"), `${installLog.join("\n")}\n`);
+          await guest.stop();
+          guest = undefined;
+
+          const booted = await bootInstalled({
+            firmware,
+            target,
+            runDir: join(artifacts, "installed-boot"),
+            user: LOGIN,
+            password: PASSWORD,
+            commands: [
+              "cat /proc/cmdline",
+              "ostree admin status",
+              "id",
+              "hostname",
+              "readlink /etc/localtime",
+            ],
+          });
+          lap("installed-login");
+          console.log(
+            `${firmware}: installed with Calamares and logged in (${JSON.stringify(timings)})`,
+          );
+          expect(booted.output).toMatch(/ostree=\/ostree\/boot\.\d\/particleos\//);
+          expect(booted.output).toMatch(/\* particleos [0-9a-f]{64}\.0/);
+          expect(booted.output).toMatch(new RegExp(`uid=1000\\(${LOGIN}\\) .*\\(sudo\\)`));
+          if (hostname) expect(booted.output).toContain(hostname);
+          expect(booted.output).toContain("America/New_York");
         } finally {
           await guest?.stop();
           await rm(scratch, { recursive: true, force: true });
         }
       },
-      15 * 60_000,
+      60 * 60_000,
     );
   }
 });

@@ -6,8 +6,11 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { load } from "js-yaml";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { readLock } from "../../src/image/lock.js";
+import { lockFileFor } from "../../src/image/settings.js";
 import { mountsUnder } from "../../src/mounts/mountinfo.js";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
+import { OciLayout } from "../../src/oci/layout.js";
 import { defaultCacheDir } from "../../src/paths.js";
 import { run } from "../../src/tools/exec.js";
 import { bootReport } from "../../src/tools/xorriso.js";
@@ -74,6 +77,36 @@ describe("the example ISO", async () => {
     );
     const settings = load(await cat("etc/calamares/settings.conf")) as { branding: string };
     expect(settings.branding).toBe("particleos");
+  });
+
+  it("embeds the pinned image beside the squashfs layers, with the install plan", async () => {
+    const lock = await readLock(lockFileFor(EXAMPLE_CONFIG));
+    const out = join(work, "atomiso");
+    await run(["osirrox", "-indev", iso, "-extract", "/atomiso", out]);
+    // The layout holds exactly the pinned manifest, and every blob verifies.
+    const layout = await OciLayout.open(join(out, "payload"));
+    expect((await layout.findManifest()).digest).toBe(lock.digest);
+    const report = await layout.verifyImage();
+    expect(report.blobs).toBeGreaterThanOrEqual(3);
+    const plan = JSON.parse(await readFile(join(out, "install.json"), "utf8"));
+    expect(plan).toMatchObject({
+      backend: lock.backend,
+      image: { reference: lock.reference, digest: lock.digest, pinned: lock.pinned },
+      payload: { mode: "embedded", layout: "/run/live/medium/atomiso/payload" },
+      kargs: ["console=tty0", "console=ttyS0,115200"],
+    });
+    // Not inside the live root: the config layer only links to the plan on the medium.
+    const { stdout: listing } = await run(["unsquashfs", "-lls", join(work, "config.squashfs")]);
+    expect(listing).toMatch(
+      /etc\/atomiso\/install\.json -> \/run\/live\/medium\/atomiso\/install\.json$/m,
+    );
+    expect(listing).not.toContain("blobs/sha256");
+    for (const f of [
+      "usr/lib/atomiso/deploy/ostree-deploy",
+      "usr/lib/atomiso/install/atomiso-install",
+    ])
+      expect(listing).toMatch(new RegExp(`^-rwxr-xr-x .*${f}$`, "m"));
+    expect(listing).toMatch(/multi-user\.target\.wants\/atomiso-unattended\.service/);
   });
 
   it("rebuilds from the cache when nothing changed", async () => {
