@@ -218,7 +218,8 @@ export function moduleConfigs(o: CalamaresOptions): ModuleConfigs {
       ],
     },
     atomisodeploy: { plan: "/etc/atomiso/install.json" },
-    atomisoumount: {},
+    // Runs after a failed job too (with module.desc), so the binds never outlive the install.
+    atomisoumount: { emergency: true },
     // Unmount the target even after a failed job, so the disk can be retried or removed.
     umount: { emergency: true },
   };

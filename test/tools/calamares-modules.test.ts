@@ -1,0 +1,440 @@
+// atomiso's Calamares job modules (calamares/modules/atomisodeploy, atomisoumount) against
+// their contract with Calamares, outside Calamares: a fake libcalamares
+// (test/support/fake-libcalamares) keeps globalstorage and job.configuration in JSON files and
+// records setprogress/debug/warning, and a small driver imports a module's main.py and calls
+// run() as Calamares does. The deploy backend is a stand-in script that records its argv and
+// prints the backend's output protocol (the real one is tested in ostree-deploy.test.ts).
+//
+// The modules make real bind mounts (/dev, /proc, /sys, /run, the stateroot var, /boot...)
+// into a deployment-like tree under /var/tmp, so every run happens in a private mount
+// namespace (unshare): the harness runs the jobs, then dumps /proc/self/mountinfo of that same
+// namespace, and all mounts vanish when it exits. The tree is removed with safeRemove only.
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { safeRemove } from "../../src/mounts/safe-remove.js";
+import { run } from "../../src/tools/exec.js";
+import { inPrivateMountNamespace } from "../../src/tools/namespace.js";
+
+const repo = join(import.meta.dirname, "../..");
+const MODULES = join(repo, "calamares/modules");
+const DRIVER = join(repo, "test/support/fake-libcalamares/run-job.py");
+const STATEROOT = "particleos";
+const CSUM = "7d3c1a9e0b5f2468ace13579bdf02468ace13579bdf02468ace13579bdf02468";
+const DIGEST = `sha256:${"ab".repeat(32)}`;
+const LOG = "/var/log/atomiso/deploy.log";
+
+// Runs inside `unshare --mount --propagation private`: makes root/boot (and root/boot/efi) real
+// mount points as Calamares' mount module would, runs atomisodeploy, dumps the mounts, then
+// (optionally) atomisoumount twice, dumping the mounts again.
+const HARNESS = `#!/bin/bash
+# usage: harness CASE_DIR MODULES_DIR DRIVER EFI(0|1) UMOUNT(0|1)
+set -euo pipefail
+case=$1 modules=$2 driver=$3 efi=$4 umount=$5
+if [ "$(readlink /proc/self/ns/mnt)" = "$(readlink /proc/1/ns/mnt)" ]; then
+  echo "harness: not in a private mount namespace" >&2
+  exit 1
+fi
+mounts() { awk '{ print $5 "\\t" $4 "\\t" $6 }' /proc/self/mountinfo; }
+mount --bind "$case/root/boot" "$case/root/boot"
+if [ "$efi" = 1 ]; then mount --bind "$case/root/boot/efi" "$case/root/boot/efi"; fi
+export FAKE_CALAMARES_GS=$case/gs.json FAKE_CALAMARES_CONFIG=$case/config.json
+export FAKE_DEPLOY_DIR=$case
+FAKE_CALAMARES_EVENTS=$case/events-deploy.jsonl python3 -B "$driver" "$modules/atomisodeploy" >"$case/deploy.json"
+mounts >"$case/mounts-deploy.tsv"
+cp "$case/gs.json" "$case/gs-deploy.json"
+if [ "$umount" = 1 ]; then
+  FAKE_CALAMARES_EVENTS=$case/events-umount.jsonl python3 -B "$driver" "$modules/atomisoumount" >"$case/umount.json"
+  mounts >"$case/mounts-umount.tsv"
+  FAKE_CALAMARES_EVENTS=$case/events-umount.jsonl python3 -B "$driver" "$modules/atomisoumount" >"$case/umount-again.json"
+fi
+`;
+
+// The backend stand-in: records its argv, prints the output protocol; FAKE_DEPLOY_FAIL=1 makes
+// it fail the way the real one does (atomiso-error: on stderr, status 1).
+const FAKE_BACKEND = `#!/bin/bash
+printf '%s\\n' "$0" "$@" >"$FAKE_DEPLOY_DIR/argv.txt"
+echo "atomiso-progress 0 Checking the installation target"
+echo "atomiso: image verified"
+echo "progress from a helper that is not a protocol line"
+echo "atomiso-progress 50 Committing the system image to ostree"
+if [ -e "$FAKE_DEPLOY_DIR/fail" ]; then
+  echo "some helper output" >&2
+  echo "atomiso-error: ostree commit failed; is the root file system full? (the target is partly written: let the installer format it again before retrying); log: ${LOG}" >&2
+  exit 1
+fi
+echo "atomiso-timing total 12.3"
+echo "atomiso-progress 100 The system image is installed"
+`;
+
+interface Case {
+  dir: string;
+  root: string;
+  deployment: string;
+  stateVar: string;
+}
+
+interface Outcome {
+  deploy: { result: [string, string] | null; status: string | null };
+  umount?: { result: [string, string] | null };
+  umountAgain?: { result: [string, string] | null };
+  argv: string[];
+  events: { kind: string; value: unknown; status?: string | null }[];
+  gsAfterDeploy: Record<string, unknown>;
+  gs: Record<string, unknown>;
+  /** mount point -> [root of the mount in its file system, mount options] */
+  mountsAfterDeploy: Map<string, [string, string]>;
+  mountsAfterUmount?: Map<string, [string, string]>;
+}
+
+function parseMounts(text: string): Map<string, [string, string]> {
+  const m = new Map<string, [string, string]>();
+  for (const line of text.split("\n").filter(Boolean)) {
+    const [target = "", root = "", opts = ""] = line.split("\t");
+    m.set(target, [root, opts]);
+  }
+  return m;
+}
+
+function under(mounts: Map<string, [string, string]>, dir: string): string[] {
+  return [...mounts.keys()].filter((t) => t === dir || t.startsWith(`${dir}/`));
+}
+
+describe("Calamares job modules atomisodeploy and atomisoumount", () => {
+  let work: string;
+  let harness: string;
+  let scripts: string;
+  let n = 0;
+
+  beforeAll(async () => {
+    await mkdir("/var/tmp", { recursive: true });
+    work = await mkdtemp("/var/tmp/atomiso-calamares-test-");
+    harness = join(work, "harness");
+    await writeFile(harness, HARNESS, { mode: 0o755 });
+    scripts = join(work, "scripts");
+    await mkdir(scripts);
+    for (const name of ["ostree-deploy", "bootc-deploy"]) {
+      await writeFile(
+        join(scripts, name),
+        FAKE_BACKEND.replace(/^#!\/bin\/bash\n/, `#!/bin/bash\n# ${name}\n`),
+        {
+          mode: 0o755,
+        },
+      );
+    }
+  });
+
+  afterAll(async () => {
+    // The namespaces are gone with their processes, so nothing is mounted here any more;
+    // safeRemove refuses if something still is.
+    if (work) await safeRemove(work);
+  });
+
+  /** A target as the backend leaves it: root/ostree/deploy/<os>/{deploy/<csum>.0,var}, /boot. */
+  async function makeCase(
+    o: {
+      device?: string;
+      firmware?: string;
+      backend?: string;
+      noStateVar?: boolean;
+      noRun?: boolean;
+    } = {},
+  ): Promise<Case> {
+    const dir = join(work, `case-${++n}`);
+    const root = join(dir, "root");
+    const base = join(root, "ostree/deploy", STATEROOT);
+    const deployment = join(base, "deploy", `${CSUM}.0`);
+    const stateVar = join(base, "var");
+    const dirs = ["etc", "usr/lib", "var", "boot", "sysroot", "dev", "proc", "sys"];
+    if (!o.noRun) dirs.push("run");
+    for (const d of dirs) await mkdir(join(deployment, d), { recursive: true });
+    await symlink("var/home", join(deployment, "home"));
+    await writeFile(join(deployment, "etc/group"), "root:x:0:\nusers:x:100:\n");
+    await writeFile(join(deployment, "etc/gshadow"), "root:*::\nusers:*::\n");
+    await writeFile(
+      join(deployment, "usr/lib/group"),
+      "root:x:0:\nadm:x:4:\naudio:x:29:\nwheel:x:10:\ndocker:x:990:\n",
+    );
+    if (!o.noStateVar) {
+      await mkdir(stateVar, { recursive: true });
+      await writeFile(join(stateVar, "marker"), "stateroot var\n");
+    }
+    await mkdir(join(root, "boot/efi"), { recursive: true });
+    await writeFile(join(root, "boot/vmlinuz-test"), "kernel\n");
+    const plan = {
+      version: 1,
+      product: { name: "ParticleOS", id: "particleos", version: "0.1.0" },
+      backend: o.backend ?? "ostree",
+      image: {
+        reference: "registry.example.org/particleos/system:0.1.0",
+        digest: DIGEST,
+        pinned: `registry.example.org/particleos/system@${DIGEST}`,
+        size: 1,
+        unpackedSize: 2,
+      },
+      payload: { mode: "embedded", layout: "/run/live/medium/atomiso/payload" },
+      ostree: { stateroot: STATEROOT, ref: `atomiso/${STATEROOT}` },
+      kargs: ["console=tty0", "console=ttyS0,115200"],
+      users: {
+        groups: ["users", "audio", "docker", "nosuchgroup"],
+        sudoGroup: "wheel",
+        shell: "/bin/bash",
+      },
+      scripts,
+    };
+    await writeFile(join(dir, "install.json"), JSON.stringify(plan, null, 2));
+    await writeFile(join(dir, "config.json"), JSON.stringify({ plan: join(dir, "install.json") }));
+    const device = o.device ?? "/dev/vda4";
+    const gs: Record<string, unknown> = {
+      rootMountPoint: root,
+      partitions: [
+        {
+          device: device.replace(/4$/, "1"),
+          mountPoint: "",
+          fs: "unformatted",
+          uuid: "",
+          claimed: true,
+        },
+        {
+          device: device.replace(/4$/, "2"),
+          mountPoint: "/boot/efi",
+          fs: "fat32",
+          uuid: "AAAA-BBBB",
+          claimed: true,
+        },
+        {
+          device: device.replace(/4$/, "3"),
+          mountPoint: "/boot",
+          fs: "ext4",
+          uuid: "1111",
+          claimed: true,
+        },
+        { device, mountPoint: "/", fs: "ext4", uuid: "2222", claimed: true },
+      ],
+    };
+    if (o.firmware !== "none") gs.firmwareType = o.firmware ?? "bios";
+    await writeFile(join(dir, "gs.json"), JSON.stringify(gs, null, 2));
+    return { dir, root, deployment, stateVar };
+  }
+
+  async function runCase(c: Case, o: { efi?: boolean; umount?: boolean } = {}): Promise<Outcome> {
+    await run(
+      inPrivateMountNamespace([
+        "bash",
+        harness,
+        c.dir,
+        MODULES,
+        DRIVER,
+        o.efi ? "1" : "0",
+        o.umount === false ? "0" : "1",
+      ]),
+    );
+    const json = async (f: string) => JSON.parse(await readFile(join(c.dir, f), "utf8"));
+    const text = async (f: string) => readFile(join(c.dir, f), "utf8");
+    const out: Outcome = {
+      deploy: await json("deploy.json"),
+      argv: existsSync(join(c.dir, "argv.txt"))
+        ? (await text("argv.txt")).split("\n").slice(0, -1)
+        : [],
+      events: (await text("events-deploy.jsonl"))
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+      gsAfterDeploy: await json("gs-deploy.json"),
+      gs: await json("gs.json"),
+      mountsAfterDeploy: parseMounts(await text("mounts-deploy.tsv")),
+    };
+    if (o.umount !== false) {
+      out.umount = await json("umount.json");
+      out.umountAgain = await json("umount-again.json");
+      out.mountsAfterUmount = parseMounts(await text("mounts-umount.tsv"));
+    }
+    return out;
+  }
+
+  const expectedArgv = (
+    root: string,
+    firmware: string,
+    disk: string,
+    backend = "ostree-deploy",
+  ) => [
+    join(scripts, backend),
+    "--layout",
+    "/run/live/medium/atomiso/payload",
+    "--digest",
+    DIGEST,
+    "--target-imgref",
+    "registry.example.org/particleos/system:0.1.0",
+    "--root",
+    root,
+    "--stateroot",
+    STATEROOT,
+    "--ref",
+    `atomiso/${STATEROOT}`,
+    "--firmware",
+    firmware,
+    "--disk",
+    disk,
+    "--log",
+    LOG,
+    "--karg",
+    "console=tty0",
+    "--karg",
+    "console=ttyS0,115200",
+  ];
+
+  it("deploys on BIOS, binds the deployment, switches rootMountPoint, and atomisoumount undoes it", async () => {
+    const c = await makeCase();
+    const o = await runCase(c);
+    const D = c.deployment;
+    expect(o.deploy.result).toBeNull();
+
+    // The backend got exactly the plan's and globalstorage's facts.
+    expect(o.argv).toEqual(expectedArgv(c.root, "bios", "/dev/vda"));
+
+    // Progress: the backend's percentages scaled to 95 %, its messages as the status, 1.0 at
+    // the end; every backend line went to the debug log.
+    const progress = o.events.filter((e) => e.kind === "progress");
+    expect(progress.map((e) => e.value)).toEqual([0, 0, 0.475, 0.95, 1]);
+    expect(progress.slice(1, 4).map((e) => e.status)).toEqual([
+      "Checking the installation target",
+      "Committing the system image to ostree",
+      "The system image is installed",
+    ]);
+    const debug = o.events.filter((e) => e.kind === "debug").map((e) => String(e.value));
+    expect(debug).toContain("deploy: atomiso: image verified");
+    expect(debug).toContain("deploy: progress from a helper that is not a protocol line");
+    expect(debug).toContain("deploy: atomiso-timing total 12.3");
+
+    // Groups only in /usr/lib/group, wanted by the plan, copied with their GID; others not.
+    expect(await readFile(join(D, "etc/group"), "utf8")).toBe(
+      "root:x:0:\nusers:x:100:\naudio:x:29:\ndocker:x:990:\nwheel:x:10:\n",
+    );
+    expect(await readFile(join(D, "etc/gshadow"), "utf8")).toBe(
+      "root:*::\nusers:*::\naudio:!::\ndocker:!::\nwheel:!::\n",
+    );
+    // /home -> var/home resolves for useradd -m.
+    expect(existsSync(join(c.stateVar, "home"))).toBe(true);
+
+    // The mounts, in order, recorded; rootMountPoint is the deployment.
+    const wanted = ["var", "boot", "sysroot", "dev", "proc", "sys", "run", "usr"].map((d) =>
+      join(D, d),
+    );
+    expect(o.gsAfterDeploy.atomisoMounts).toEqual(wanted);
+    expect(o.gsAfterDeploy.atomisoOriginalRoot).toBe(c.root);
+    expect(o.gsAfterDeploy.rootMountPoint).toBe(D);
+    const m = o.mountsAfterDeploy;
+    for (const w of wanted) expect(m.has(w), w).toBe(true);
+    expect(m.has(join(D, "boot/efi"))).toBe(false);
+    expect(m.get(join(D, "var"))?.[0]).toMatch(/\/root\/ostree\/deploy\/particleos\/var$/);
+    expect(m.get(join(D, "boot"))?.[0]).toMatch(/\/root\/boot$/);
+    expect(m.get(join(D, "sysroot"))?.[0]).toMatch(/\/root$/);
+    expect(m.get(join(D, "proc"))?.[0]).toBe("/");
+    expect(m.get(join(D, "usr"))?.[1]).toMatch(/(^|,)ro(,|$)/);
+    expect(m.get(join(D, "var"))?.[1]).toMatch(/(^|,)rw(,|$)/);
+    // The rbinds bring their submounts (/dev/pts, /sys/fs/cgroup...).
+    expect(under(m, join(D, "dev")).length).toBeGreaterThan(1);
+    expect(under(m, join(D, "sys")).length).toBeGreaterThan(1);
+    // Nothing propagated into /sysroot (the physical root bound below itself).
+    expect(under(m, join(D, "sysroot"))).toEqual([join(D, "sysroot")]);
+
+    // atomisoumount: everything below D is gone, the target's own mounts stay, rootMountPoint
+    // is the physical root again; a second run is a no-op.
+    expect(o.umount?.result).toBeNull();
+    expect(under(o.mountsAfterUmount ?? new Map(), D)).toEqual([]);
+    expect(o.mountsAfterUmount?.has(join(c.root, "boot"))).toBe(true);
+    expect(o.gs.rootMountPoint).toBe(c.root);
+    expect(o.gs.atomisoMounts).toEqual([]);
+    expect(o.umountAgain?.result).toBeNull();
+    // The deployment's files are untouched by the unmounting.
+    expect(await readFile(join(c.stateVar, "marker"), "utf8")).toBe("stateroot var\n");
+    expect(existsSync(join(c.root, "boot/vmlinuz-test"))).toBe(true);
+  });
+
+  it("on UEFI with an NVMe disk, passes --firmware efi --disk /dev/nvme0n1 and binds the ESP", async () => {
+    const c = await makeCase({ device: "/dev/nvme0n1p4", firmware: "efi" });
+    const o = await runCase(c, { efi: true });
+    const D = c.deployment;
+    expect(o.deploy.result).toBeNull();
+    expect(o.argv).toEqual(expectedArgv(c.root, "efi", "/dev/nvme0n1"));
+    expect(o.gsAfterDeploy.atomisoMounts).toEqual(
+      ["var", "boot", "boot/efi", "sysroot", "dev", "proc", "sys", "run", "usr"].map((d) =>
+        join(D, d),
+      ),
+    );
+    expect(o.mountsAfterDeploy.get(join(D, "boot/efi"))?.[0]).toMatch(/\/root\/boot\/efi$/);
+    expect(under(o.mountsAfterUmount ?? new Map(), D)).toEqual([]);
+    expect(o.mountsAfterUmount?.has(join(c.root, "boot/efi"))).toBe(true);
+    expect(o.gs.rootMountPoint).toBe(c.root);
+  });
+
+  it("runs bootc-deploy when the plan's backend is bootc", async () => {
+    const c = await makeCase({ backend: "bootc", device: "/dev/sda4" });
+    const o = await runCase(c);
+    expect(o.deploy.result).toBeNull();
+    expect(o.argv).toEqual(expectedArgv(c.root, "bios", "/dev/sda", "bootc-deploy"));
+  });
+
+  it("returns the backend's atomiso-error as the failure message and mounts nothing", async () => {
+    const c = await makeCase();
+    await writeFile(join(c.dir, "fail"), "");
+    const o = await runCase(c);
+    expect(o.deploy.result).toEqual([
+      "Installing ParticleOS failed",
+      `ostree commit failed; is the root file system full? (the target is partly written: let the installer format it again before retrying); log: ${LOG}.\n\nThe full log is in ${LOG} on the live system; keep it when you report the problem.`,
+    ]);
+    expect(o.events.filter((e) => e.kind === "progress").map((e) => e.value)).toEqual([
+      0, 0, 0.475,
+    ]);
+    expect(o.deploy.status).toBe("Committing the system image to ostree");
+    expect(under(o.mountsAfterDeploy, c.deployment)).toEqual([]);
+    expect(o.gsAfterDeploy.rootMountPoint).toBe(c.root);
+    expect(o.gsAfterDeploy.atomisoMounts).toBeUndefined();
+    // The emergency atomisoumount after a failure: nothing recorded, nothing to do.
+    expect(o.umount?.result).toBeNull();
+    expect(o.gs.rootMountPoint).toBe(c.root);
+    expect(await readFile(join(c.deployment, "etc/group"), "utf8")).toBe(
+      "root:x:0:\nusers:x:100:\n",
+    );
+  });
+
+  it("refuses when the stateroot var is missing, leaving no mounts", async () => {
+    const c = await makeCase({ noStateVar: true });
+    const o = await runCase(c, { umount: false });
+    expect(o.deploy.result?.[0]).toBe("Preparing the installed system failed");
+    expect(o.deploy.result?.[1]).toContain(
+      `${c.stateVar} does not exist, so it cannot be mounted at /var`,
+    );
+    expect(under(o.mountsAfterDeploy, c.deployment)).toEqual([]);
+    expect(o.gsAfterDeploy.rootMountPoint).toBe(c.root);
+    expect(o.gsAfterDeploy.atomisoMounts).toEqual([]);
+  });
+
+  it("undoes the mounts already made when a later one fails", async () => {
+    const c = await makeCase({ noRun: true });
+    const o = await runCase(c, { umount: false });
+    expect(o.deploy.result?.[0]).toBe("Preparing the installed system failed");
+    expect(o.deploy.result?.[1]).toContain(
+      `The new system has no /run directory (${join(c.deployment, "run")})`,
+    );
+    expect(under(o.mountsAfterDeploy, c.deployment)).toEqual([]);
+    expect(o.gsAfterDeploy.rootMountPoint).toBe(c.root);
+    expect(o.gsAfterDeploy.atomisoMounts).toEqual([]);
+    // It got as far as /sys before failing, and undid those mounts in reverse order.
+    const debug = o.events.filter((e) => e.kind === "debug").map((e) => String(e.value));
+    const done = ["var", "boot", "sysroot", "dev", "proc", "sys"].map((d) => join(c.deployment, d));
+    expect(debug.filter((l) => l.includes(" at ")).map((l) => l.split(" at ")[1])).toEqual(done);
+    expect(debug.filter((l) => l.endsWith(" again")).map((l) => l.split(" ")[2])).toEqual(
+      [...done].reverse(),
+    );
+  });
+
+  it("explains a missing globalstorage key without running the backend", async () => {
+    const c = await makeCase({ firmware: "none" });
+    const o = await runCase(c, { umount: false });
+    expect(o.deploy.result?.[0]).toBe("The installer is misconfigured");
+    expect(o.deploy.result?.[1]).toContain("firmwareType");
+    expect(o.argv).toEqual([]);
+  });
+});
