@@ -201,7 +201,8 @@ export function buildMachine(spec: MachineSpec): MachinePlan {
     order.push(`disk${i}`);
   });
   if (bootFrom === "disk") order.sort((a, b) => Number(b === "disk0") - Number(a === "disk0"));
-  const bootindex = (id: string) => order.indexOf(id);
+  // QEMU's direct kernel loader takes bootindex 0 itself.
+  const bootindex = (id: string) => order.indexOf(id) + (spec.directKernel ? 1 : 0);
   const mediaIndex = bootindex("media");
 
   if (spec.iso !== undefined) {
