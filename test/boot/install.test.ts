@@ -68,31 +68,37 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
           runDir: join(artifacts, "boot"),
           user: USER,
           password: PASSWORD,
+          // Short output lines, computed in the guest: long lines on a serial console can come
+          // back with a character doubled where the terminal wraps them.
           commands: [
-            "cat /proc/cmdline",
-            'echo "sysroot=$(findmnt -n -o OPTIONS /sysroot)"',
-            'echo "usr=$(findmnt -n -o OPTIONS /usr)"',
-            "ostree admin status",
-            "cat /ostree/deploy/particleos/deploy/*.origin",
-            "id",
-            "hostname",
-            "cat /etc/locale.conf",
-            "readlink /etc/localtime",
+            "grep -o ' ostree=/ostree/boot[.][01]/particleos/' /proc/cmdline",
+            'echo "sysroot=$(findmnt -n -o OPTIONS /sysroot | cut -d, -f1)"',
+            'echo "usr=$(findmnt -n -o OPTIONS /usr | cut -d, -f1)"',
+            "ostree admin status | grep -o '^[*] particleos'",
+            "ostree admin status | grep -o 'Version: .*'",
+            "grep -h -o '^image-reference=.*' /ostree/deploy/particleos/deploy/*.origin",
+            'echo "user=$(id -un) groups=$(id -nG)"',
+            'echo "host=$(hostname)"',
+            "grep -o 'LANG=.*' /etc/locale.conf",
+            'echo "zone=$(readlink /etc/localtime)"',
             "test -d /sys/firmware/efi && echo firmware=efi || echo firmware=bios",
           ],
         });
         console.log(`[boot ${firmware}] login prompt after ${booted.loginPromptSeconds}s`);
         const out = booted.output;
-        expect(out).toMatch(/ostree=\/ostree\/boot\.\d\/particleos\/[0-9a-f]{64}\/\d/);
-        expect(out).toMatch(/^sysroot=rw\b/m);
-        expect(out).toMatch(/^usr=ro\b/m);
-        expect(out).toMatch(/\* particleos [0-9a-f]{64}\.0/);
-        expect(out).toContain(REFERENCE);
-        expect(out).toMatch(new RegExp(`uid=1000\\(${USER}\\) .*\\(sudo\\)`));
-        expect(out).toContain(HOSTNAME);
-        expect(out).toContain("LANG=en_GB.UTF-8");
-        expect(out).toContain("Europe/London");
-        expect(out).toContain(`firmware=${firmware === "uefi" ? "efi" : "bios"}`);
+        expect(out).toContain(" ostree=/ostree/boot.");
+        expect(out).toMatch(/^sysroot=rw$/m);
+        expect(out).toMatch(/^usr=ro$/m);
+        expect(out).toMatch(/^\* particleos$/m);
+        expect(out).toMatch(/^Version: 0\.1\.0$/m);
+        expect(out).toMatch(
+          new RegExp(`^image-reference=${REFERENCE.replace(/[.]/g, "\\.")}$`, "m"),
+        );
+        expect(out).toMatch(new RegExp(`^user=${USER} groups=.*\\bsudo\\b`, "m"));
+        expect(out).toMatch(new RegExp(`^host=${HOSTNAME}$`, "m"));
+        expect(out).toMatch(/^LANG=en_GB\.UTF-8$/m);
+        expect(out).toMatch(/^zone=.*Europe\/London$/m);
+        expect(out).toMatch(new RegExp(`^firmware=${firmware === "uefi" ? "efi" : "bios"}$`, "m"));
       } finally {
         await safeRemove(scratch);
       }
