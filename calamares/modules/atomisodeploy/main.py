@@ -20,6 +20,7 @@
 # Stdlib only; runs inside Calamares 3.3 (Python 3.11+). It never deletes anything.
 
 import glob
+import json
 import os
 import re
 import subprocess
@@ -205,6 +206,38 @@ def backend_argv(plan, root, firmware, disk, log):
     for karg in plan["kargs"]:
         argv += ["--karg", karg]
     return argv
+
+
+BIOS_BOOT_TYPE = "21686148-6449-6e6f-744e-656564454649"
+
+
+def ensure_bios_boot_type(disk):
+    """The layout asks for the BIOS boot type on the 1 MiB partition named "bios-boot", but the
+    partition job of trixie's Calamares/KPMcore leaves it a plain Linux partition; GRUB embeds
+    its core image only in a partition of that type, so set it (the table's type field only,
+    no data moves) before the backend checks the disk."""
+    out = subprocess.run(["sfdisk", "--json", disk], capture_output=True, text=True)
+    if out.returncode != 0:
+        libcalamares.utils.debug("atomisodeploy: sfdisk --json {}: {}".format(disk, out.stderr.strip()))
+        return
+    table = json.loads(out.stdout).get("partitiontable", {})
+    libcalamares.utils.debug("atomisodeploy: partition table of {}: {}".format(disk, json.dumps(table)))
+    parts = table.get("partitions", [])
+    if table.get("label") != "gpt" or any(p.get("type", "").lower() == BIOS_BOOT_TYPE for p in parts):
+        return
+    for p in parts:
+        if p.get("name") != "bios-boot":
+            continue
+        number = re.search(r"(\d+)$", p.get("node", ""))
+        if not number:
+            return
+        why = _cmd(["sfdisk", "--part-type", disk, number.group(1), BIOS_BOOT_TYPE])
+        if why:
+            libcalamares.utils.warning("atomisodeploy: setting the BIOS boot type failed: " + why)
+            return
+        _cmd(["partx", "-u", disk])
+        libcalamares.utils.debug("atomisodeploy: {} is now a BIOS boot partition".format(p["node"]))
+        return
 
 
 def run_backend(plan, argv, log):
@@ -468,6 +501,8 @@ def run():
         )
         _status = "Installing {}".format(plan["product"])
         libcalamares.job.setprogress(0.0)
+        if disk:
+            ensure_bios_boot_type(disk)
         run_backend(plan, backend_argv(plan, root, firmware, disk, log), log)
 
         _status = "Preparing the installed system"
