@@ -438,3 +438,58 @@ describe("Calamares job modules atomisodeploy and atomisoumount", () => {
     expect(o.argv).toEqual([]);
   });
 });
+
+// Calamares' partition job on trixie leaves the "bios-boot" partition a Linux partition and
+// gives the ext4 /boot the ESP type (its "boot" flag): atomisodeploy corrects both types on a
+// real GPT disk (a loop device) before the backend looks at it.
+describe("atomisodeploy fixes the partition types Calamares leaves", () => {
+  it("sets the BIOS boot type on bios-boot and a Linux type on an ext4 'ESP'", async () => {
+    const dir = await mkdtemp("/var/tmp/atomiso-parttypes-");
+    const img = join(dir, "disk.img");
+    let loop = "";
+    try {
+      await run(["truncate", "-s", "64M", img]);
+      loop = (await run(["losetup", "-f", "--show", img])).stdout.trim();
+      await run(["sfdisk", "--quiet", loop], {
+        input: [
+          "label: gpt",
+          'size=1MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="bios-boot"',
+          'size=16MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="boot"',
+          'type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="root"',
+          "",
+        ].join("\n"),
+      });
+      await run(["partx", "-a", loop]).catch(() => undefined);
+      await run(["mkfs.ext4", "-q", `${loop}p2`]);
+      const script = [
+        "import importlib.util, json, os, sys",
+        "sys.dont_write_bytecode = True",
+        `sys.path.insert(0, ${JSON.stringify(join(repo, "test/support/fake-libcalamares"))})`,
+        `spec = importlib.util.spec_from_file_location('m', ${JSON.stringify(join(repo, "calamares/modules/atomisodeploy/main.py"))})`,
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)",
+        `m.fix_partition_types(${JSON.stringify(loop)})`,
+      ].join("\n");
+      const work = await mkdtemp(join(dir, "gs-"));
+      await writeFile(join(work, "gs.json"), "{}");
+      await writeFile(join(work, "conf.json"), "{}");
+      await run(["python3", "-c", script], {
+        env: {
+          FAKE_CALAMARES_GS: join(work, "gs.json"),
+          FAKE_CALAMARES_CONFIG: join(work, "conf.json"),
+          FAKE_CALAMARES_EVENTS: join(work, "events.jsonl"),
+        },
+      });
+      const table = JSON.parse((await run(["sfdisk", "--json", loop])).stdout) as {
+        partitiontable: { partitions: { type: string }[] };
+      };
+      expect(table.partitiontable.partitions.map((p) => p.type.toLowerCase())).toEqual([
+        "21686148-6449-6e6f-744e-656564454649",
+        "0fc63daf-8483-4772-8e79-3d69d8477de4",
+        "0fc63daf-8483-4772-8e79-3d69d8477de4",
+      ]);
+    } finally {
+      if (loop) await run(["losetup", "-d", loop]).catch(() => undefined);
+      await safeRemove(dir);
+    }
+  });
+});

@@ -209,35 +209,48 @@ def backend_argv(plan, root, firmware, disk, log):
 
 
 BIOS_BOOT_TYPE = "21686148-6449-6e6f-744e-656564454649"
+ESP_TYPE = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
+LINUX_TYPE = "0fc63daf-8483-4772-8e79-3d69d8477de4"
 
 
-def ensure_bios_boot_type(disk):
-    """The layout asks for the BIOS boot type on the 1 MiB partition named "bios-boot", but the
-    partition job of trixie's Calamares/KPMcore leaves it a plain Linux partition; GRUB embeds
-    its core image only in a partition of that type, so set it (the table's type field only,
-    no data moves) before the backend checks the disk."""
+def _set_type(disk, node, type_guid):
+    number = re.search(r"(\d+)$", node)
+    if not number:
+        return
+    why = _cmd(["sfdisk", "--part-type", disk, number.group(1), type_guid])
+    if why:
+        libcalamares.utils.warning("atomisodeploy: setting the type of {} failed: {}".format(node, why))
+    else:
+        libcalamares.utils.debug("atomisodeploy: {} has the GPT type {} now".format(node, type_guid))
+
+
+def fix_partition_types(disk):
+    """Trixie's Calamares/KPMcore partition job does not apply the layout's BIOS boot type to
+    the 1 MiB "bios-boot" partition (it stays a Linux partition), and its "boot" flag on the
+    ext4 /boot partition becomes the ESP type on GPT. GRUB embeds its core image only in a BIOS
+    boot partition, and firmware should not take an ext4 /boot for an ESP: set both types
+    (the table's type fields only, no data moves) before the backend checks the disk."""
     out = subprocess.run(["sfdisk", "--json", disk], capture_output=True, text=True)
     if out.returncode != 0:
         libcalamares.utils.debug("atomisodeploy: sfdisk --json {}: {}".format(disk, out.stderr.strip()))
         return
     table = json.loads(out.stdout).get("partitiontable", {})
     libcalamares.utils.debug("atomisodeploy: partition table of {}: {}".format(disk, json.dumps(table)))
-    parts = table.get("partitions", [])
-    if table.get("label") != "gpt" or any(p.get("type", "").lower() == BIOS_BOOT_TYPE for p in parts):
+    if table.get("label") != "gpt":
         return
-    for p in parts:
-        if p.get("name") != "bios-boot":
-            continue
-        number = re.search(r"(\d+)$", p.get("node", ""))
-        if not number:
-            return
-        why = _cmd(["sfdisk", "--part-type", disk, number.group(1), BIOS_BOOT_TYPE])
-        if why:
-            libcalamares.utils.warning("atomisodeploy: setting the BIOS boot type failed: " + why)
-            return
+    changed = False
+    for p in table.get("partitions", []):
+        node, ptype = p.get("node", ""), p.get("type", "").lower()
+        if p.get("name") == "bios-boot" and ptype != BIOS_BOOT_TYPE:
+            _set_type(disk, node, BIOS_BOOT_TYPE)
+            changed = True
+        elif ptype == ESP_TYPE:
+            fs = subprocess.run(["blkid", "-p", "-o", "value", "-s", "TYPE", node], capture_output=True, text=True)
+            if fs.returncode == 0 and fs.stdout.strip() not in ("", "vfat"):
+                _set_type(disk, node, LINUX_TYPE)
+                changed = True
+    if changed:
         _cmd(["partx", "-u", disk])
-        libcalamares.utils.debug("atomisodeploy: {} is now a BIOS boot partition".format(p["node"]))
-        return
 
 
 def run_backend(plan, argv, log):
@@ -502,7 +515,7 @@ def run():
         _status = "Installing {}".format(plan["product"])
         libcalamares.job.setprogress(0.0)
         if disk:
-            ensure_bios_boot_type(disk)
+            fix_partition_types(disk)
         run_backend(plan, backend_argv(plan, root, firmware, disk, log), log)
 
         _status = "Preparing the installed system"
