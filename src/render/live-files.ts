@@ -124,6 +124,19 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
         },
       }),
     },
+    // An install takes many minutes without input: never blank the screen meanwhile.
+    {
+      path: "etc/X11/xorg.conf.d/10-atomiso-noblank.conf",
+      content: [
+        'Section "ServerFlags"',
+        '    Option "BlankTime" "0"',
+        '    Option "StandbyTime" "0"',
+        '    Option "SuspendTime" "0"',
+        '    Option "OffTime" "0"',
+        "EndSection",
+        "",
+      ].join("\n"),
+    },
     {
       path: "etc/sudoers.d/10-atomiso-live",
       content: `${o.user} ALL=(ALL:ALL) NOPASSWD: ALL\n`,
