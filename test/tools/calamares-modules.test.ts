@@ -488,7 +488,11 @@ describe("atomisodeploy fixes the partition types Calamares leaves", () => {
         "0fc63daf-8483-4772-8e79-3d69d8477de4",
       ]);
     } finally {
-      if (loop) await run(["losetup", "-d", loop]).catch(() => undefined);
+      if (loop) {
+        // Partition nodes outlive the loop device; the next user of this loop would trip on them.
+        await run(["partx", "--delete", loop], { okExitCodes: [0, 1] });
+        await run(["losetup", "-d", loop]).catch(() => undefined);
+      }
       await safeRemove(dir);
     }
   });

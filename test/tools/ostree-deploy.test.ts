@@ -236,7 +236,9 @@ describe("ostree deploy backend on a loop-device disk", () => {
     const loop = (await run(["losetup", "--find", "--show", image])).stdout.trim();
     loops.push(loop);
     const part = (n: number) => `${loop}p${n}`;
-    // losetup -P may not create partition nodes on these hosts; partx does.
+    // losetup -P may not create partition nodes on these hosts; partx does. Nodes a previous
+    // user of this loop device left behind would make --add fail: drop them first.
+    await run(["partx", "--delete", loop], { okExitCodes: [0, 1] });
     await run(["partx", "--add", loop]);
     for (let i = 0; i < 50 && !existsSync(part(4)); i++) {
       await new Promise((r) => setTimeout(r, 100));
