@@ -113,7 +113,7 @@ describe("the example ISO", async () => {
     const { stdout, stderr } = await atomiso(["build"]);
     const outDir = join(iso, "..");
     expect((await readdir(outDir)).filter((f) => f.includes(".partial"))).toEqual([]);
-    expect(stderr).toMatch(/^0 stage\(s\) built, 8 cached/m);
+    expect(stderr).toMatch(/^0 stage\(s\) built, 9 cached/m);
     expect(stdout).toContain("particleos-0.1.0.iso");
   });
 
