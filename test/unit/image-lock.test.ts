@@ -7,35 +7,16 @@ import { parse } from "smol-toml";
 import { afterAll, describe, expect, it } from "vitest";
 import { AtomisoError } from "../../src/errors.js";
 import {
-  type ImageLock,
   parseLock,
   pinnedReference,
   readLock,
   stringifyLock,
   writeLock,
 } from "../../src/image/lock.js";
+import { D1, D2, LOCK } from "../support/lock-fixture.js";
 
 const work = await mkdtemp(join(tmpdir(), "atomiso-lock-"));
 afterAll(() => rm(work, { recursive: true, force: true }));
-
-const D1 = `sha256:${"a".repeat(64)}`;
-const D2 = `sha256:${"b".repeat(64)}`;
-
-const LOCK: ImageLock = {
-  reference: "127.0.0.1:5000/particleos/system:0.1.0",
-  digest: D1,
-  pinned: `127.0.0.1:5000/particleos/system@${D1}`,
-  mediaType: "application/vnd.oci.image.manifest.v1+json",
-  size: 274_000_000,
-  unpackedSize: 480_000_000,
-  configDigest: D2,
-  created: new Date("2026-11-22T05:36:36.548Z"),
-  pushed: new Date("2026-11-22T06:00:00.000Z"),
-  backend: "ostree",
-  kernel: "6.12.48+deb13-amd64",
-  version: "0.1.0",
-  tlsVerify: false,
-};
 
 describe("atomiso.lock", () => {
   it("round-trips through TOML", async () => {

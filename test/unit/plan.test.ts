@@ -6,27 +6,12 @@ import { AtomisoError } from "../../src/errors.js";
 import { type ImageLock, writeLock } from "../../src/image/lock.js";
 import type { InstallPlan } from "../../src/install/install-plan.js";
 import { describePlan, type Plan, planIso } from "../../src/plan/plan.js";
+import { D1, LOCK } from "../support/lock-fixture.js";
 
 const example = join(import.meta.dirname, "../../examples/particleos/atomiso.toml");
 
 const keys = (plan: Plan) =>
   Object.fromEntries(plan.steps.map((s) => [s.stage.definition.id, s.key]));
-
-const D1 = `sha256:${"1".repeat(64)}`;
-const D2 = `sha256:${"2".repeat(64)}`;
-const LOCK: ImageLock = {
-  reference: "127.0.0.1:5000/particleos/system:0.1.0",
-  digest: D1,
-  pinned: `127.0.0.1:5000/particleos/system@${D1}`,
-  mediaType: "application/vnd.oci.image.manifest.v1+json",
-  size: 274_000_000,
-  unpackedSize: 480_000_000,
-  configDigest: D2,
-  created: new Date("2026-11-22T05:36:36.548Z"),
-  pushed: new Date("2026-11-22T06:00:00.000Z"),
-  backend: "ostree",
-  tlsVerify: false,
-};
 
 // The example profile, with its atomiso.lock read from a temp dir (the lock sits next to the
 // config file; the profile's own relative paths still resolve from its folder).
