@@ -13,6 +13,8 @@ import { type Guest, launchGuest } from "./walk.js";
 export const ANSWER_LABEL = "ATOMISO-ANS";
 export const INSTALLED_LINE = /atomiso-install: installed .*/;
 const FAILED_LINE = /ATOMISO-MARKER unattended-failed.*|atomiso-error: .*/;
+/** The live system's last word before it reboots or powers off (installer-scripts/live/unattended). */
+const DONE_LINE = /ATOMISO-MARKER unattended-done after=(\w+)/;
 
 export interface IsoBoot {
   kernel: string;
@@ -70,6 +72,8 @@ export interface InstallRun {
   seconds: number;
   /** The installer's "installed …" line. */
   installedLine: string;
+  /** What the live system did after the install, from its "done" marker (poweroff, reboot). */
+  after: string;
   /** "atomiso-memory: MemTotal … MiB, peak used … MiB", if the installer printed it. */
   memoryLine?: string;
   serialLog: string;
@@ -129,7 +133,8 @@ export async function unattendedInstall(o: UnattendedInstallOptions): Promise<In
           );
         }),
     ]);
-    // The installer powers the machine off at the end (after = "poweroff").
+    const done = await g.serial.waitFor(DONE_LINE, { timeoutMs: 5 * 60_000, signal: g.signal });
+    // The live system powers the machine off at the end (after = "poweroff").
     const exited = await Promise.race([
       g.proc.exited.then(() => true),
       new Promise<boolean>((r) => setTimeout(() => r(false), 5 * 60_000)),
@@ -145,6 +150,7 @@ export async function unattendedInstall(o: UnattendedInstallOptions): Promise<In
     return {
       seconds: Math.round((Date.now() - started) / 1000),
       installedLine: outcome.line,
+      after: done.match[1] ?? "",
       ...(memory ? { memoryLine: memory.trim() } : {}),
       serialLog: g.plan.serialLog,
     };

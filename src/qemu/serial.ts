@@ -58,8 +58,20 @@ export class SerialLog {
     this.path = path;
   }
 
-  /** Reads whatever the file has gained since the last call. A missing file counts as empty. */
-  async poll(): Promise<void> {
+  /** The read in progress: polls are serialised so that two never read the same bytes. */
+  private reading: Promise<void> = Promise.resolve();
+
+  /**
+   * Reads whatever the file has gained since the last call. A missing file counts as empty.
+   * Safe to call from several concurrent waits (e.g. "installed" raced against "failed").
+   */
+  poll(): Promise<void> {
+    const next = this.reading.then(() => this.readNew());
+    this.reading = next.catch(() => {});
+    return next;
+  }
+
+  private async readNew(): Promise<void> {
     let handle: Awaited<ReturnType<typeof open>>;
     try {
       handle = await open(this.path, "r");

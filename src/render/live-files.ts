@@ -81,11 +81,14 @@ function installerFiles(): RenderedFile[] {
         Install: { WantedBy: "multi-user.target" },
       }),
     },
-    // An unattended install runs without X: no display manager, no installer session.
-    {
-      path: "etc/systemd/system/sddm.service.d/10-atomiso-unattended.conf",
+    // An unattended install runs without X: no display manager, no installer session. Its
+    // progress owns tty1 and ttyS0: a getty there hangs up the service's open terminals when
+    // it starts and stops (seen as lost and replayed lines on the serial console). tty2 still
+    // offers a login after a failure.
+    ...["sddm.service", "getty@tty1.service", "serial-getty@ttyS0.service"].map((unit) => ({
+      path: `etc/systemd/system/${unit}.d/10-atomiso-unattended.conf`,
       content: toIni({ Unit: { ConditionKernelCommandLine: "!atomiso.answer" } }),
-    },
+    })),
   ];
 }
 

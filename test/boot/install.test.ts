@@ -61,6 +61,7 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
         expect(install.installedLine).toMatch(
           /installed ParticleOS 0\.1\.0 \(sha256:[0-9a-f]{64}\)/,
         );
+        expect(install.after).toBe("poweroff");
 
         const booted = await bootInstalled({
           firmware,

@@ -61,6 +61,31 @@ describe("SerialLog.waitFor", () => {
     expect(err.hint).toBeTruthy();
   });
 
+  it("keeps every line once when several waits poll the same log at the same time", async () => {
+    // The install test races an "installed" wait against a "failed" wait on one log; two
+    // reads from the same offset used to append the same bytes twice and garble the text.
+    const path = join(dir, "serial.log");
+    const log = new SerialLog(path);
+    const lines = Array.from({ length: 400 }, (_, i) => `atomiso-progress ${i} ${"x".repeat(60)}`);
+    const writer = (async () => {
+      for (let i = 0; i < lines.length; i += 20) {
+        await appendFile(path, `${lines.slice(i, i + 20).join("\r\n")}\r\n`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await appendFile(path, "atomiso-install: installed it\r\n");
+    })();
+    const stop = new AbortController();
+    const waits = [/atomiso-install: installed/, /never/, /never either/].map((re) =>
+      log.waitFor(re, { timeoutMs: 3000, pollMs: 1, signal: stop.signal }).catch(() => undefined),
+    );
+    expect((await waits[0])?.line).toBe("atomiso-install: installed it");
+    await writer;
+    stop.abort("done");
+    await Promise.all(waits);
+    await Promise.all([log.poll(), log.poll(), log.poll()]);
+    expect(log.text()).toBe(`${[...lines, "atomiso-install: installed it"].join("\n")}\n`);
+  });
+
   it("stops when the signal aborts, naming the reason", async () => {
     const log = new SerialLog(join(dir, "missing.log"));
     const ctl = new AbortController();
