@@ -44,6 +44,10 @@ export interface LintReport {
 export const BACKEND_LABEL = "dev.atomiso.backend";
 export const BOOTC_LABEL = "containers.bootc";
 
+/** Debian's signed boot chain; the installer uses it when both are there (Secure Boot). */
+export const SIGNED_SHIM = "/usr/lib/shim/shimx64.efi.signed";
+export const SIGNED_GRUB = "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed";
+
 /** Top-level folders that must be links into /var or /run on an atomic system. */
 export const WRITABLE_LINKS: ReadonlyArray<readonly [string, string]> = [
   ["home", "var/home"],
@@ -248,6 +252,15 @@ export async function lintTree(
           `no /usr/lib/grub/${platform}: installs on ${firmware} machines will fail (Debian: ${pkg})`,
         );
       }
+    }
+    const signed = [SIGNED_SHIM, SIGNED_GRUB];
+    const unsigned: string[] = [];
+    for (const path of signed) if (!isFile(await at(path))) unsigned.push(path);
+    if (unsigned.length > 0) {
+      f.warning(
+        "secure-boot",
+        `no ${unsigned.join(" and no ")}: installed systems boot on UEFI only with Secure Boot off (Debian: shim-signed, grub-efi-amd64-signed)`,
+      );
     }
     if (!isFile(await at("/etc/grub.d/15_ostree"))) {
       f.error(

@@ -1,9 +1,9 @@
 // Install and reboot, the whole product path: the example ISO installs the pinned system image
 // unattended (an answer file on a small labelled disk, atomiso.answer= on the kernel command
 // line) onto a blank virtual disk and powers off; then that disk boots alone, on SeaBIOS and
-// on OVMF, and a login on its serial console as the answer file's user shows an ostree
-// deployment of the image. Serial logs stay in test-artifacts/install/<firmware>/.
-import { mkdtemp, rm } from "node:fs/promises";
+// on OVMF with Secure Boot on, and a login on its serial console as the answer file's user
+// shows an ostree deployment of the image. Serial logs stay in test-artifacts/install/<firmware>/.
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, inject, it } from "vitest";
@@ -63,8 +63,11 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
         );
         expect(install.after).toBe("poweroff");
 
+        // On OVMF the installed disk boots with Secure Boot on (Microsoft's keys enrolled):
+        // the example image ships Debian's signed shim and GRUB, and its kernel is signed.
+        const bootFirmware: Firmware = firmware === "uefi" ? "uefi-secureboot" : firmware;
         const booted = await bootInstalled({
-          firmware,
+          firmware: bootFirmware,
           target,
           runDir: join(artifacts, "boot"),
           user: USER,
@@ -100,6 +103,14 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
         expect(out).toMatch(/^LANG=en_GB\.UTF-8$/m);
         expect(out).toMatch(/^zone=.*Europe\/London$/m);
         expect(out).toMatch(new RegExp(`^firmware=${firmware === "uefi" ? "efi" : "bios"}$`, "m"));
+        // The kernel's own word, early on the serial console (the user cannot read efivars).
+        const bootLog = await readFile(booted.serialLog, "utf8");
+        if (firmware === "uefi") {
+          expect(bootLog).toMatch(/secureboot: Secure boot enabled/);
+          expect(bootLog).toMatch(/Kernel is locked down from EFI Secure Boot/);
+        } else {
+          expect(bootLog).not.toMatch(/Secure boot enabled/);
+        }
       } finally {
         await safeRemove(scratch);
       }

@@ -36,7 +36,7 @@ const FIRMWARES: Firmware[] = ["bios", "uefi"];
 // Off for now: the install through Calamares ran every job in QEMU (payload check, partition,
 // atomisodeploy, users, atomisoumount), but its finished page and the boot of that disk have
 // not passed here yet; the unattended test (test/boot/install.test.ts) installs and boots.
-const INSTALL_ON: Firmware[] = [];
+const INSTALL_ON: Firmware[] = ["bios", "uefi"];
 const PRODUCT = "ParticleOS";
 const VERSION = "0.1.0";
 const FULL_NAME = "Test User";
@@ -250,7 +250,13 @@ describe.sequential("keyboard walk through the Calamares installer", () => {
           const wake = setInterval(() => void pressKeys(g.qmp, "shift").catch(() => {}), 60_000);
           const done = await page({
             name: "8-finished",
-            expect: [/All done/i, new RegExp(`${PRODUCT} has been (installed|set up)`, "i")],
+            expect: [
+              /All done/i,
+              new RegExp(
+                `${PRODUCT} ${VERSION.replace(/[.]/g, "\\.")} has been (installed|set up)`,
+                "i",
+              ),
+            ],
             reject: [/Installation Failed/i, /Setup Failed/i],
             timeoutMs: 25 * 60_000,
             intervalMs: 15_000,

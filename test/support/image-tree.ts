@@ -35,6 +35,8 @@ export async function makeInstallableTree(root: string, kver = KVER): Promise<vo
   await put(root, "usr/sbin/grub-mkconfig", "");
   await mkdir(join(root, "usr/lib/grub/i386-pc"), { recursive: true });
   await mkdir(join(root, "usr/lib/grub/x86_64-efi"), { recursive: true });
+  await put(root, "usr/lib/shim/shimx64.efi.signed", "");
+  await put(root, "usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed", "");
   await put(root, "etc/grub.d/15_ostree", "");
   await put(root, "etc/default/grub", "GRUB_TIMEOUT=5\n");
   await put(root, "etc/machine-id", "");

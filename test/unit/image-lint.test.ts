@@ -118,6 +118,13 @@ describe("lintTree", () => {
     expect(await rules()).toEqual(["error:bootloader", "warning:bootloader", "error:bootloader"]);
   });
 
+  it("warns when the signed shim chain for Secure Boot is missing", async () => {
+    await unlink(join(root, "usr/lib/shim/shimx64.efi.signed"));
+    expect((await lint()).findings.map(formatFinding)).toEqual([
+      "warning: secure-boot: no /usr/lib/shim/shimx64.efi.signed: installed systems boot on UEFI only with Secure Boot off (Debian: shim-signed, grub-efi-amd64-signed)",
+    ]);
+  });
+
   it("chooses bootc when the image ships bootc, and then needs neither ostree nor GRUB", async () => {
     await put(root, "usr/bin/bootc", "");
     await unlink(join(root, "usr/bin/ostree"));
