@@ -305,6 +305,12 @@ const image = z
       .regex(/^[a-z0-9][a-z0-9_-]*$/)
       .optional()
       .describe("ostree stateroot (os name) of the installed system; default product.id."),
+    payload: z
+      .enum(["embedded", "online"])
+      .default("embedded")
+      .describe(
+        'Where the installer gets the pinned image: "embedded" carries it on the ISO (offline installs); "online" pulls it from image.reference\'s registry at install time onto the target disk (a small ISO; the welcome page then requires internet).',
+      ),
     base: imageBase.optional(),
   })
   .describe(

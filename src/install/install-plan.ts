@@ -34,7 +34,13 @@ export interface InstallPlan {
     size: number;
     unpackedSize: number;
   };
-  payload: { mode: "embedded"; layout: string } | { mode: "online"; tlsVerify: boolean };
+  /**
+   * embedded: an OCI image layout on the medium. online: pulled at install time from the
+   * registry by the pinned reference (registry/repository@digest) onto the target disk.
+   */
+  payload:
+    | { mode: "embedded"; layout: string }
+    | { mode: "online"; source: string; tlsVerify: boolean };
   ostree: { stateroot: string; ref: string };
   /** Extra kernel arguments of the installed system (root=UUID and rw are added by the backend). */
   kargs: string[];
@@ -56,7 +62,12 @@ export interface InstallPlan {
 export interface InstallPlanInput {
   product: { name: string; id: string; version: string };
   installer: InstallerConfig;
-  image: { backend: "auto" | "ostree" | "bootc"; stateroot?: string };
+  image: {
+    backend: "auto" | "ostree" | "bootc";
+    stateroot?: string;
+    /** Default "embedded". */
+    payload?: "embedded" | "online";
+  };
   lock: ImageLock;
 }
 
@@ -75,7 +86,10 @@ export function renderInstallPlan(o: InstallPlanInput): InstallPlan {
       size: o.lock.size,
       unpackedSize: o.lock.unpackedSize,
     },
-    payload: { mode: "embedded", layout: PAYLOAD_ON_MEDIUM },
+    payload:
+      o.image.payload === "online"
+        ? { mode: "online", source: o.lock.pinned, tlsVerify: o.lock.tlsVerify }
+        : { mode: "embedded", layout: PAYLOAD_ON_MEDIUM },
     ostree: { stateroot, ref: `atomiso/${stateroot}` },
     kargs: o.installer.kernel_args,
     layout: {

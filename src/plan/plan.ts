@@ -187,19 +187,23 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
       installer: c.installer,
       image: {
         backend: image.backend,
+        payload: image.payload,
         ...(image.stateroot ? { stateroot: image.stateroot } : {}),
       },
       lock,
     });
     const tag = parseReference(lock.reference).tag ?? "latest";
     // Keyed by the digest alone: the same pinned image is fetched once, whatever the access.
-    payload = planned(
-      payloadStage,
-      { pinned: lock.pinned, digest: lock.digest, tag, access: { tlsVerify: lock.tlsVerify } },
-      [],
-      {},
-      { pinned: lock.pinned, digest: lock.digest, tag },
-    );
+    // Online installs pull it at install time: nothing to carry.
+    if (image.payload === "embedded") {
+      payload = planned(
+        payloadStage,
+        { pinned: lock.pinned, digest: lock.digest, tag, access: { tlsVerify: lock.tlsVerify } },
+        [],
+        {},
+        { pinned: lock.pinned, digest: lock.digest, tag },
+      );
+    }
   }
 
   const stages: PlannedStage[] = [

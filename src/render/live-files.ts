@@ -81,6 +81,11 @@ function installerFiles(): RenderedFile[] {
         Install: { WantedBy: "multi-user.target" },
       }),
     },
+    // Every wired interface by DHCP, for online installs (no wait-online: nothing waits).
+    {
+      path: "etc/systemd/network/80-atomiso-live-wired.network",
+      content: toIni({ Match: { Type: "ether" }, Network: { DHCP: "yes" } }),
+    },
     // An unattended install runs without X: no display manager, no installer session. Its
     // progress owns tty1 and ttyS0: a getty there hangs up the service's open terminals when
     // it starts and stops (seen as lost and replayed lines on the serial console). tty2 still

@@ -66,9 +66,9 @@ export const BASE_PACKAGES = [
   "locales",
   "xkb-data",
   "kbd",
-  "podman",
-  "skopeo",
-  "ostree",
+  // Wired network by DHCP (systemd-networkd) with DNS (resolved): online installs pull the
+  // image from its registry.
+  "systemd-resolved",
 ];
 
 export function keyringName(index: number, keyFile: string): string {

@@ -61,10 +61,12 @@ export const isoStage: StageDefinition<IsoOptions> = {
     await place(join(boot, "grub.cfg"), join(root, "boot", "grub", "grub.cfg"));
     await place(join(boot, "eltorito.img"), join(root, "boot", "grub", "eltorito.img"));
     if (o.installPlan) {
-      // The payload beside the squashfs layers, never inside them (see stages/payload.ts).
-      const payload = inputs.payload;
-      if (!payload) throw new Error("iso needs the payload stage when it embeds an image");
-      await placeTree(join(payload, PAYLOAD_DIR), join(root, PAYLOAD_IN_ISO));
+      if (o.installPlan.payload.mode === "embedded") {
+        // The payload beside the squashfs layers, never inside them (see stages/payload.ts).
+        const payload = inputs.payload;
+        if (!payload) throw new Error("iso needs the payload stage when it embeds an image");
+        await placeTree(join(payload, PAYLOAD_DIR), join(root, PAYLOAD_IN_ISO));
+      }
       await writeFile(
         join(root, INSTALL_PLAN_IN_ISO),
         `${JSON.stringify(o.installPlan, null, 2)}\n`,

@@ -8,7 +8,6 @@
 // correct digests), so the real verify-payload passes on it. Mounts happen only in private
 // mount namespaces (the installer re-executes itself under unshare for `configure`); loop
 // devices are detached in afterAll.
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import {
   copyFile,
@@ -31,6 +30,7 @@ import { mountsUnder } from "../../src/mounts/mountinfo.js";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
 import { hasCommand, type RunResult, run } from "../../src/tools/exec.js";
 import { inPrivateMountNamespace } from "../../src/tools/namespace.js";
+import { makeTinyLayout } from "../support/tiny-layout.js";
 
 const repo = join(import.meta.dirname, "../..");
 const INSTALLER = join(repo, "installer-scripts/install/atomiso-install");
@@ -50,63 +50,6 @@ type Answer = Record<string, Record<string, unknown>>;
 /** The fixture answer's password hash. */
 const hash = async () =>
   /password_hash = "(.*)"/.exec(await readFile(ANSWER, "utf8"))?.[1] ?? "no hash";
-
-function sha256(data: Buffer | string): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-/** A one-layer OCI image layout that verify-payload accepts; returns its manifest digest. */
-async function makeLayout(dir: string, work: string): Promise<string> {
-  const blobs = join(dir, "blobs/sha256");
-  await mkdir(blobs, { recursive: true });
-  const blob = async (data: Buffer | string) => {
-    const hex = sha256(data);
-    await writeFile(join(blobs, hex), data);
-    return { digest: `sha256:${hex}`, size: Buffer.byteLength(data) };
-  };
-  const tree = join(work, "layer-tree");
-  await mkdir(join(tree, "usr/lib"), { recursive: true });
-  await writeFile(join(tree, "usr/lib/os-release"), "ID=tiny\n".repeat(300));
-  const tar = join(work, "layer.tar");
-  await run([
-    "tar",
-    "--create",
-    "--file",
-    tar,
-    "--directory",
-    tree,
-    "--owner=0",
-    "--group=0",
-    "usr",
-  ]);
-  const layerData = await readFile(tar);
-  const layer = await blob(layerData);
-  const config = await blob(
-    JSON.stringify({
-      architecture: "amd64",
-      os: "linux",
-      config: { Labels: { "org.opencontainers.image.version": "0.1.0" } },
-      rootfs: { type: "layers", diff_ids: [layer.digest] },
-    }),
-  );
-  const manifest = await blob(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
-      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", ...layer }],
-    }),
-  );
-  await writeFile(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  await writeFile(
-    join(dir, "index.json"),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", ...manifest }],
-    }),
-  );
-  return manifest.digest;
-}
 
 async function firstBytes(file: string, length: number): Promise<Buffer> {
   const fh = await open(file, "r");
@@ -173,7 +116,8 @@ describe("unattended installer (atomiso-install)", () => {
         unpackedSize: 8192,
       },
       payload: o.online
-        ? { mode: "online", tlsVerify: true }
+        ? // Nothing listens on port 9: the registry cannot be reached.
+          { mode: "online", source: `127.0.0.1:9/particleos/system@${digest}`, tlsVerify: false }
         : { mode: "embedded", layout: o.layout ?? layout },
       ostree: { stateroot: "particleos", ref: "atomiso/particleos" },
       kargs: ["console=ttyS0,115200"],
@@ -230,7 +174,7 @@ describe("unattended installer (atomiso-install)", () => {
   beforeAll(async () => {
     work = await mkdtemp("/var/tmp/atomiso-unattended-");
     layout = join(work, "payload");
-    digest = await makeLayout(layout, work);
+    digest = await makeTinyLayout(layout, work);
     // The same layout with one byte of the layer blob changed.
     badLayout = join(work, "bad-payload");
     await run(["cp", "-a", "--", layout, badLayout]);
@@ -324,13 +268,15 @@ describe("unattended installer (atomiso-install)", () => {
       await expectUntouched(loop);
     });
 
-    it("an online payload, and a bootc backend the live system does not have", async () => {
+    it("an online payload whose registry cannot be reached, and a bootc backend the live system does not have", async () => {
       const online = await files(loop, {}, { online: true });
-      const r = await installer(["check", "--answer", online.answer, "--plan", online.plan]);
+      const r = await installer(["partition", "--answer", online.answer, "--plan", online.plan]);
       expect(r.exitCode).toBe(1);
+      expect(r.stdout).toMatch(/checking that the registry serves the system image sha256:/);
       expect(lastError(r)).toMatch(
-        /^atomiso-error: online payloads are not supported by the unattended installer yet/,
+        /^atomiso-error: cannot reach the registry 127\.0\.0\.1:9 for the system image .*\(nothing was written to any disk\)$/,
       );
+      await expectUntouched(loop);
       // A live system of an older atomiso: the deploy scripts without bootc-deploy.
       const scripts = join(work, "scripts-without-bootc");
       await mkdir(scripts);

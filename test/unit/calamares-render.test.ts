@@ -63,7 +63,7 @@ describe("calamares rendering", async () => {
     expect(byPath.has("etc/calamares/branding/particleos/slide-2.png")).toBe(true);
   });
 
-  it("does not require the internet on the welcome page", () => {
+  it("does not require the internet on the welcome page when the image is on the medium", () => {
     const welcome = yaml("etc/calamares/modules/welcome.conf") as {
       requirements: { check: string[]; required: string[] };
     };
@@ -71,6 +71,22 @@ describe("calamares rendering", async () => {
     expect(welcome.requirements.required.every((r) => welcome.requirements.check.includes(r))).toBe(
       true,
     );
+  });
+
+  it("requires the image's registry on the welcome page for an online install", async () => {
+    const image = loaded.config.image;
+    if (!image) throw new Error("the example has an [image]");
+    const online = calamaresOptionsFor(
+      { ...loaded.config, image: { ...image, payload: "online", tls_verify: true } },
+      loaded.dir,
+    );
+    const rendered = await renderCalamares(online);
+    const welcome = load(
+      String(rendered.find((f) => f.path === "etc/calamares/modules/welcome.conf")?.content),
+    ) as { requirements: { check: string[]; required: string[]; internetCheckUrl: string } };
+    expect(welcome.requirements.check).toContain("internet");
+    expect(welcome.requirements.required).toContain("internet");
+    expect(welcome.requirements.internetCheckUrl).toBe("https://127.0.0.1:5000/v2/");
   });
 
   it("matches the snapshot of every text file", () => {

@@ -240,6 +240,7 @@ describe("[image] config", () => {
       tls_verify: true,
       max_size_mib: 8192,
       backend: "auto",
+      payload: "embedded",
     });
     expect(imageSettings({ config, file: "/p/atomiso.toml", dir: "/p" }).tag).toBe(
       "localhost/x:2.0",

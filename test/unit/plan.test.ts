@@ -108,6 +108,31 @@ describe("plan", async () => {
     });
   });
 
+  it("plans an online install: no payload on the ISO, the welcome page requires the registry", async () => {
+    const online = structuredClone(loaded);
+    if (!online.config.image) throw new Error("the example has an [image]");
+    online.config.image.payload = "online";
+    const p = await planIso(online);
+    const ids = p.steps.map((s) => s.stage.definition.id);
+    expect(ids).not.toContain("payload");
+    const iso = p.steps.find((s) => s.stage.definition.id === "iso");
+    if (!iso) throw new Error("no iso stage");
+    expect(iso.stage.after).not.toContain("payload");
+    const ip = (iso.stage.options as { installPlan: InstallPlan }).installPlan;
+    expect(ip.payload).toEqual({ mode: "online", source: LOCK.pinned, tlsVerify: LOCK.tlsVerify });
+    const calamares = p.steps.find((s) => s.stage.definition.id === "calamares");
+    // The example registry is plain HTTP (tls_verify = false).
+    expect(calamares?.stage.options).toMatchObject({ onlineCheckUrl: "http://127.0.0.1:5000/v2/" });
+    const before = keys(plan);
+    const after = keys(p);
+    expect(Object.keys(after).filter((id) => before[id] !== after[id])).toEqual([
+      "calamares",
+      "live-config",
+      "squashfs-config",
+      "iso",
+    ]);
+  });
+
   it("refuses an unpinned image and says how to pin it, unless told to leave it out", async () => {
     const none = await withLock(undefined, "none");
     const err = await planIso(none).catch((e: unknown) => e);

@@ -99,19 +99,20 @@ def read_plan(path):
     if backend not in ("ostree", "bootc"):
         raise _plan_error(path, 'names an unknown backend "{}" (ostree or bootc)'.format(backend))
     mode = _get(plan, path, "payload.mode")
-    if mode != "embedded":
-        raise JobError(
-            "This installer cannot install from the network",
-            'The install plan {} asks for the "{}" payload mode, but this installer only '
-            "installs the system image embedded on the installation medium. Rebuild the ISO "
-            "with the image embedded.".format(path, mode),
-        )
+    if mode == "embedded":
+        payload = ["--layout", _get(plan, path, "payload.layout")]
+    elif mode == "online":
+        # Pulled from the registry onto the target disk by the backend (fetch-payload).
+        tls = plan.get("payload", {}).get("tlsVerify", True)
+        payload = ["--pull", _get(plan, path, "payload.source"), "--tls-verify", "true" if tls else "false"]
+    else:
+        raise _plan_error(path, 'names an unknown payload mode "{}" (embedded or online)'.format(mode))
     return {
         "product": _get(plan, path, "product.name"),
         "backend": backend,
         "reference": _get(plan, path, "image.reference"),
         "digest": _get(plan, path, "image.digest"),
-        "layout": _get(plan, path, "payload.layout"),
+        "payload": payload,
         "stateroot": _get(plan, path, "ostree.stateroot"),
         "ref": _get(plan, path, "ostree.ref"),
         "kargs": _get(plan, path, "kargs", list),
@@ -193,7 +194,7 @@ def backend_argv(plan, root, firmware, disk, log):
     name = "ostree-deploy" if plan["backend"] == "ostree" else "bootc-deploy"
     argv = [
         os.path.join(plan["scripts"], name),
-        "--layout", plan["layout"],
+        *plan["payload"],
         "--digest", plan["digest"],
         "--target-imgref", plan["reference"],
         "--root", root,

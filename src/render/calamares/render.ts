@@ -27,6 +27,11 @@ export interface CalamaresOptions {
   images: { logo: string; icon: string; welcome: string };
   slides: Slide[];
   installer: InstallerConfig;
+  /**
+   * Set when the image is pulled at install time ([image] payload = "online"): the welcome
+   * page then requires this URL (the registry's API root) to answer.
+   */
+  onlineCheckUrl?: string;
 }
 
 /** Modules whose module.desc says `noconfig: true`: Calamares reads no .conf for them. */
@@ -149,15 +154,24 @@ export function moduleConfigs(o: CalamaresOptions): ModuleConfigs {
       showKnownIssuesUrl: false,
       showReleaseNotesUrl: false,
       showDonateUrl: false,
-      requirements: {
-        requiredStorage: requiredStorageGiB(i),
-        requiredRam: i.requirements.ram_gib,
-        // Not checked (see below), but Calamares warns when the key is missing.
-        internetCheckUrl: "http://deb.debian.org/debian/",
-        // No internet check: the installer deploys the image carried on the medium.
-        check: ["storage", "ram", "root", "screen"],
-        required: ["storage", "ram", "root"],
-      },
+      requirements: o.onlineCheckUrl
+        ? {
+            requiredStorage: requiredStorageGiB(i),
+            requiredRam: i.requirements.ram_gib,
+            // Online install: the image comes from this registry, so it must answer.
+            internetCheckUrl: o.onlineCheckUrl,
+            check: ["storage", "ram", "root", "screen", "internet"],
+            required: ["storage", "ram", "root", "internet"],
+          }
+        : {
+            requiredStorage: requiredStorageGiB(i),
+            requiredRam: i.requirements.ram_gib,
+            // Not checked (see below), but Calamares warns when the key is missing.
+            internetCheckUrl: "http://deb.debian.org/debian/",
+            // No internet check: the installer deploys the image carried on the medium.
+            check: ["storage", "ram", "root", "screen"],
+            required: ["storage", "ram", "root"],
+          },
     },
     locale: {
       region: i.locale.region,
