@@ -6,7 +6,7 @@ import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AtomisoError } from "../errors.js";
 import { run } from "../tools/exec.js";
-import type { DiskSpec, Firmware } from "./machine.js";
+import type { DiskSpec, Firmware, GuestForward } from "./machine.js";
 import { type Guest, launchGuest } from "./walk.js";
 
 /** File system label of the small disk that carries the answer file. */
@@ -89,6 +89,8 @@ export interface UnattendedInstallOptions {
   memoryMiB?: number;
   smp?: 1 | 2;
   timeoutMs?: number;
+  /** Network for an online install: the guest reaches only these host ports. */
+  guestForwards?: GuestForward[];
 }
 
 /**
@@ -116,6 +118,7 @@ export async function unattendedInstall(o: UnattendedInstallOptions): Promise<In
       memoryMiB: o.memoryMiB ?? 3072,
       smp: o.smp ?? 1,
       runDir: o.runDir,
+      ...(o.guestForwards ? { guestForwards: o.guestForwards } : {}),
     });
     const g = guest;
     const outcome = await Promise.race([

@@ -61,6 +61,39 @@ export interface MachineSpec {
    * example); the output still goes to serialLog.
    */
   serialSocket?: string;
+  /**
+   * Gives the guest a NIC on QEMU's user network, isolated (restrict=on: it reaches neither
+   * the host nor anything beyond) except for these TCP forwards from an address of the
+   * guest's network (10.0.2.0/24) to a port on the host's 127.0.0.1, e.g. a local registry
+   * for an online install. Without forwards the guest has no NIC at all.
+   */
+  guestForwards?: GuestForward[];
+}
+
+export interface GuestForward {
+  /** An unused address in 10.0.2.0/24 (not .2 host, .3 DNS, .15 the guest), e.g. 10.0.2.100. */
+  guestAddress: string;
+  guestPort: number;
+  /** The port on the host's 127.0.0.1. */
+  hostPort: number;
+}
+
+function nicArg(forwards: GuestForward[] | undefined): string {
+  if (!forwards?.length) return "none";
+  const rules = forwards.map((f) => {
+    const m = /^10\.0\.2\.(\d{1,3})$/.exec(f.guestAddress);
+    const host = Number(m?.[1]);
+    if (!m || host < 4 || host > 254 || host === 15) {
+      throw new Error(`guest forward address ${f.guestAddress} is not a free address in 10.0.2.0/24`);
+    }
+    for (const port of [f.guestPort, f.hostPort]) {
+      if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        throw new Error(`guest forward port ${port} is not a TCP port`);
+      }
+    }
+    return `guestfwd=tcp:${f.guestAddress}:${f.guestPort}-tcp:127.0.0.1:${f.hostPort}`;
+  });
+  return ["user", "model=virtio-net-pci", "restrict=on", ...rules].join(",");
 }
 
 export interface FirmwareFiles {
@@ -152,7 +185,7 @@ export function buildMachine(spec: MachineSpec): MachinePlan {
     "-device",
     "VGA",
     "-nic",
-    "none",
+    nicArg(spec.guestForwards),
     "-monitor",
     "none",
     "-chardev",

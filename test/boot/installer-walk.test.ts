@@ -4,7 +4,7 @@
 // and Calamares' own log (copied to the serial console by the live system) must hold no
 // configuration warnings or errors. With a firmware in INSTALL_ON the walk goes on: it
 // installs (payload check, partitioning, the atomisodeploy job, users), then boots the
-// installed disk and logs in as the user it created (see INSTALL_ON for its state).
+// installed disk and logs in as the user it created.
 // Screenshots, OCR text, serial log and the extracted Calamares log stay in
 // test-artifacts/walk/<firmware>/ (CI artifacts).
 
@@ -32,10 +32,7 @@ import {
 } from "../../src/qemu/walk.js";
 
 const FIRMWARES: Firmware[] = ["bios", "uefi"];
-/** Where the walk goes on to install and boot the installed disk (the other stops at the summary). */
-// Off for now: the install through Calamares ran every job in QEMU (payload check, partition,
-// atomisodeploy, users, atomisoumount), but its finished page and the boot of that disk have
-// not passed here yet; the unattended test (test/boot/install.test.ts) installs and boots.
+/** Where the walk goes on to install through Calamares and boot the installed disk. */
 const INSTALL_ON: Firmware[] = ["bios", "uefi"];
 const PRODUCT = "ParticleOS";
 const VERSION = "0.1.0";

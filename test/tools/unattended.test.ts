@@ -270,7 +270,11 @@ describe("unattended installer (atomiso-install)", () => {
 
     it("an online payload whose registry cannot be reached, and a bootc backend the live system does not have", async () => {
       const online = await files(loop, {}, { online: true });
-      const r = await installer(["partition", "--answer", online.answer, "--plan", online.plan]);
+      const r = await installer([
+        "partition",
+        ...["--answer", online.answer, "--plan", online.plan],
+        ...["--network-wait", "0"],
+      ]);
       expect(r.exitCode).toBe(1);
       expect(r.stdout).toMatch(/checking that the registry serves the system image sha256:/);
       expect(lastError(r)).toMatch(

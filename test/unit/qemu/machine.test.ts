@@ -43,6 +43,30 @@ describe("buildMachine", () => {
     expect(plan.serialSocket).toBe("/runs/r1/serial.sock");
   });
 
+  it("gives the guest an isolated NIC that reaches only the forwarded host ports", () => {
+    const plan = buildMachine({
+      ...base,
+      guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 5000, hostPort: 41234 }],
+    });
+    expect(values(plan.argv, "-nic")).toEqual([
+      "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:10.0.2.100:5000-tcp:127.0.0.1:41234",
+    ]);
+    for (const bad of ["10.0.2.2", "10.0.2.15", "192.168.1.4", "10.0.2.300"]) {
+      expect(() =>
+        buildMachine({
+          ...base,
+          guestForwards: [{ guestAddress: bad, guestPort: 5000, hostPort: 5000 }],
+        }),
+      ).toThrow(/not a free address in 10\.0\.2\.0\/24/);
+    }
+    expect(() =>
+      buildMachine({
+        ...base,
+        guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 5000, hostPort: 70000 }],
+      }),
+    ).toThrow(/not a TCP port/);
+  });
+
   it("builds a BIOS + cdrom machine with TCG, no NIC, std VGA, serial file and QMP socket", () => {
     const plan = buildMachine(base);
     const { argv } = plan;
