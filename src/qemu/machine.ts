@@ -84,7 +84,9 @@ function nicArg(forwards: GuestForward[] | undefined): string {
     const m = /^10\.0\.2\.(\d{1,3})$/.exec(f.guestAddress);
     const host = Number(m?.[1]);
     if (!m || host < 4 || host > 254 || host === 15) {
-      throw new Error(`guest forward address ${f.guestAddress} is not a free address in 10.0.2.0/24`);
+      throw new Error(
+        `guest forward address ${f.guestAddress} is not a free address in 10.0.2.0/24`,
+      );
     }
     for (const port of [f.guestPort, f.hostPort]) {
       if (!Number.isInteger(port) || port < 1 || port > 65535) {

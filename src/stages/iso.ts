@@ -1,7 +1,7 @@
 // Stage "iso": lays out the medium (live/ layers, kernel, GRUB) and packs the hybrid ISO with
 // xorriso. Files are hard-linked from the cache into the layout, not copied.
 import { copyFile, link, mkdir, readdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { INSTALL_PLAN_IN_ISO, type InstallPlan, PAYLOAD_IN_ISO } from "../install/install-plan.js";
 import { run } from "../tools/exec.js";
 import { xorrisoArgv, xorrisoProgress } from "../tools/xorriso.js";
@@ -67,6 +67,8 @@ export const isoStage: StageDefinition<IsoOptions> = {
         if (!payload) throw new Error("iso needs the payload stage when it embeds an image");
         await placeTree(join(payload, PAYLOAD_DIR), join(root, PAYLOAD_IN_ISO));
       }
+      // atomiso/ exists only with a payload; an online ISO carries the plan alone.
+      await mkdir(dirname(join(root, INSTALL_PLAN_IN_ISO)), { recursive: true });
       await writeFile(
         join(root, INSTALL_PLAN_IN_ISO),
         `${JSON.stringify(o.installPlan, null, 2)}\n`,

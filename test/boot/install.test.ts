@@ -1,20 +1,28 @@
-// Install and reboot, the whole product path: the example ISO installs the pinned system image
-// unattended (an answer file on a small labelled disk, atomiso.answer= on the kernel command
-// line) onto a blank virtual disk and powers off; then that disk boots alone, on SeaBIOS and
-// on OVMF with Secure Boot on, and a login on its serial console as the answer file's user
-// shows an ostree deployment of the image. Serial logs stay in test-artifacts/install/<firmware>/.
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+// Install and reboot, the whole product path, unattended: an answer file on a small labelled
+// disk and atomiso.answer= on the kernel command line make the live system install onto a
+// blank virtual disk and power off; then that disk boots alone and a login on its serial
+// console as the answer file's user shows an ostree deployment of the image. Two cases, run at
+// once (the Calamares path is the keyboard walk's, on both firmwares):
+//   - uefi: the example ISO with the image embedded; the installed disk boots on OVMF with
+//     Secure Boot on (the image ships Debian's signed shim and GRUB; its kernel is signed);
+//   - bios-online: an ISO without the image ([image] payload = "online") pulls it at install
+//     time from Debian's docker-registry on the host's 127.0.0.1, which holds the example image
+//     copied by digest from the example ISO's payload. The guest's only network path is QEMU's
+//     user-network forward from 10.0.2.100:5000 to that registry (restrict=on); the profile is
+//     the example with image.reference on 10.0.2.100:5000, built from the same cache.
+// Serial logs stay in test-artifacts/install/<case>/.
+import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { runPlan } from "../../src/build/runner.js";
 import { loadConfig } from "../../src/config/load.js";
-import { readLock, writeLock } from "../../src/image/lock.js";
+import { type ImageLock, readLock, writeLock } from "../../src/image/lock.js";
 import { silentReporter } from "../../src/log/reporter.js";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
 import { defaultCacheDir } from "../../src/paths.js";
 import { planIso } from "../../src/plan/plan.js";
-import { createBlankDisk, type Firmware } from "../../src/qemu/index.js";
+import { createBlankDisk, type Firmware, type GuestForward } from "../../src/qemu/index.js";
 import { bootInstalled, unattendedInstall } from "../../src/qemu/install.js";
 import { run } from "../../src/tools/exec.js";
 import { startRegistry, stopRegistry, type TestRegistry } from "../support/registry.js";
@@ -26,6 +34,16 @@ const REFERENCE = "127.0.0.1:5000/particleos/system:0.1.0";
 const EXAMPLE = resolve(import.meta.dirname, "../../examples/particleos/atomiso.toml");
 /** The registry as the online test guest sees it (a QEMU user-network forward). */
 const ONLINE_REFERENCE = "10.0.2.100:5000/particleos/system:0.1.0";
+
+interface Case {
+  name: string;
+  firmware: Firmware;
+  online: boolean;
+}
+const CASES: Case[] = [
+  { name: "uefi", firmware: "uefi", online: false },
+  { name: "bios-online", firmware: "bios", online: true },
+];
 
 async function answer(): Promise<string> {
   const { stdout } = await run(["openssl", "passwd", "-6", "-salt", "atomisotest", PASSWORD]);
@@ -49,33 +67,115 @@ after = "poweroff"
 `;
 }
 
+interface OnlineSetup {
+  iso: string;
+  registry: TestRegistry;
+  guestForwards: GuestForward[];
+}
+
+/** A local registry with the example image, and the online variant of the example ISO. */
+async function onlineSetup(scratch: string, lock: ImageLock): Promise<OnlineSetup> {
+  const payload = join(scratch, "payload");
+  await run(["osirrox", "-indev", inject("isoPath"), "-extract", "/atomiso/payload", payload]);
+  const registry = await startRegistry(scratch, "online");
+  try {
+    await run([
+      "skopeo",
+      "--insecure-policy",
+      "copy",
+      "--preserve-digests",
+      "--dest-tls-verify=false",
+      `oci:${payload}`,
+      `docker://${registry.host}/particleos/system:0.1.0`,
+    ]);
+    await safeRemove(payload);
+
+    const loaded = structuredClone(await loadConfig(EXAMPLE));
+    if (!loaded.config.image) throw new Error("the example has an [image]");
+    loaded.config.image = {
+      ...loaded.config.image,
+      reference: ONLINE_REFERENCE,
+      payload: "online",
+      tls_verify: false,
+    };
+    loaded.config.iso.output = join(scratch, "online.iso");
+    loaded.file = join(scratch, "profile", "atomiso.toml");
+    await mkdir(join(scratch, "profile"));
+    await writeLock(join(scratch, "profile", "atomiso.lock"), {
+      ...lock,
+      reference: ONLINE_REFERENCE,
+      pinned: `${ONLINE_REFERENCE.replace(/:[^:/]+$/, "")}@${lock.digest}`,
+      tlsVerify: false,
+    });
+    const built = await runPlan(await planIso(loaded), {
+      cacheDir: defaultCacheDir(),
+      reporter: silentReporter,
+    });
+    if (!built.iso) throw new Error("the online ISO was not built");
+    const port = Number(registry.host.split(":").at(-1));
+    return {
+      iso: built.iso,
+      registry,
+      guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 5000, hostPort: port }],
+    };
+  } catch (err) {
+    await stopRegistry(registry);
+    throw err;
+  }
+}
+
 describe.concurrent("unattended install, then boot the installed disk", () => {
-  for (const firmware of ["bios", "uefi"] as Firmware[]) {
-    it(`${firmware}: installs the pinned image and boots it as an ostree deployment`, async () => {
-      const artifacts = resolve("test-artifacts/install", firmware);
+  for (const c of CASES) {
+    it(`${c.name}: installs the pinned image and boots it as an ostree deployment`, async () => {
+      const artifacts = resolve("test-artifacts/install", c.name);
       await rm(artifacts, { recursive: true, force: true });
-      const scratch = await mkdtemp(join(tmpdir(), `atomiso-install-${firmware}-`));
+      const scratch = await mkdtemp(join(tmpdir(), `atomiso-install-${c.name}-`));
+      const lock = await readLock(resolve(EXAMPLE, "../atomiso.lock"));
+      let online: OnlineSetup | undefined;
       try {
+        let iso = inject("isoPath");
+        let reference = REFERENCE;
+        if (c.online) {
+          online = await onlineSetup(scratch, lock);
+          iso = online.iso;
+          reference = ONLINE_REFERENCE;
+          const sizes = {
+            online: (await stat(iso)).size,
+            embedded: (await stat(inject("isoPath"))).size,
+          };
+          console.log(
+            `[${c.name}] ISO ${sizes.online >> 20} MiB (embedded: ${sizes.embedded >> 20} MiB)`,
+          );
+          expect(sizes.embedded - sizes.online).toBeGreaterThan(lock.size * 0.9);
+        }
         const target = await createBlankDisk(join(scratch, "target.qcow2"), 20);
         const install = await unattendedInstall({
-          iso: inject("isoPath"),
-          firmware,
+          iso,
+          firmware: c.firmware,
           target,
           answerToml: await answer(),
           runDir: join(artifacts, "install"),
           memoryMiB: 3072,
+          ...(online ? { guestForwards: online.guestForwards } : {}),
         });
+        const serial = await readFile(install.serialLog, "utf8");
+        const download = /atomiso-timing download ([\d.]+)/.exec(serial)?.[1];
         console.log(
-          `[install ${firmware}] ${install.seconds}s: ${install.installedLine}; ${install.memoryLine ?? "no memory report"}`,
+          `[install ${c.name}] ${install.seconds}s${download ? ` (download ${download} s)` : ""}: ${install.installedLine}; ${install.memoryLine ?? "no memory report"}`,
         );
-        expect(install.installedLine).toMatch(
-          /installed ParticleOS 0\.1\.0 \(sha256:[0-9a-f]{64}\)/,
-        );
+        expect(install.installedLine).toContain(`installed ParticleOS 0.1.0 (${lock.digest})`);
         expect(install.after).toBe("poweroff");
+        if (c.online) {
+          expect(serial).toMatch(/checking that the registry serves the system image sha256:/);
+          expect(serial).toMatch(/atomiso-progress 1 Downloading the system image/);
+          expect(download).toBeDefined();
+        } else {
+          expect(serial).toMatch(/atomiso-install: verifying the system image sha256:/);
+          expect(download).toBeUndefined();
+        }
 
-        // On OVMF the installed disk boots with Secure Boot on (Microsoft's keys enrolled):
-        // the example image ships Debian's signed shim and GRUB, and its kernel is signed.
-        const bootFirmware: Firmware = firmware === "uefi" ? "uefi-secureboot" : firmware;
+        // On OVMF the installed disk boots with Secure Boot on (Microsoft's keys enrolled).
+        const bootFirmware: Firmware = c.firmware === "uefi" ? "uefi-secureboot" : c.firmware;
         const booted = await bootInstalled({
           firmware: bootFirmware,
           target,
@@ -98,7 +198,7 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
             "test -d /sys/firmware/efi && echo firmware=efi || echo firmware=bios",
           ],
         });
-        console.log(`[boot ${firmware}] login prompt after ${booted.loginPromptSeconds}s`);
+        console.log(`[boot ${c.name}] login prompt after ${booted.loginPromptSeconds}s`);
         const out = booted.output;
         expect(out).toContain(" ostree=/ostree/boot.");
         expect(out).toMatch(/^sysroot=rw$/m);
@@ -106,120 +206,27 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
         expect(out).toMatch(/^\* particleos$/m);
         expect(out).toMatch(/^Version: 0\.1\.0$/m);
         expect(out).toMatch(
-          new RegExp(`^image-reference=${REFERENCE.replace(/[.]/g, "\\.")}$`, "m"),
+          new RegExp(`^image-reference=${reference.replace(/[.]/g, "\\.")}$`, "m"),
         );
         expect(out).toMatch(new RegExp(`^user=${USER} groups=.*\\bsudo\\b`, "m"));
         expect(out).toMatch(new RegExp(`^host=${HOSTNAME}$`, "m"));
         expect(out).toMatch(/^LANG=en_GB\.UTF-8$/m);
         expect(out).toMatch(/^zone=.*Europe\/London$/m);
-        expect(out).toMatch(new RegExp(`^firmware=${firmware === "uefi" ? "efi" : "bios"}$`, "m"));
+        expect(out).toMatch(
+          new RegExp(`^firmware=${c.firmware === "uefi" ? "efi" : "bios"}$`, "m"),
+        );
         // The kernel's own word, early on the serial console (the user cannot read efivars).
         const bootLog = await readFile(booted.serialLog, "utf8");
-        if (firmware === "uefi") {
+        if (c.firmware === "uefi") {
           expect(bootLog).toMatch(/secureboot: Secure boot enabled/);
           expect(bootLog).toMatch(/Kernel is locked down from EFI Secure Boot/);
         } else {
           expect(bootLog).not.toMatch(/Secure boot enabled/);
         }
       } finally {
+        if (online) await stopRegistry(online.registry);
         await safeRemove(scratch);
       }
     });
   }
-
-  // An ISO without the image ([image] payload = "online") installs by pulling the pinned image
-  // at install time. The registry is Debian's docker-registry on the host's 127.0.0.1 holding
-  // the example image, copied by digest from the example ISO's payload; the guest's only
-  // network path is QEMU's user-network forward from 10.0.2.100:5000 to it (restrict=on). The
-  // profile is the example with image.reference on 10.0.2.100:5000, built from the same cache.
-  it("online: pulls the pinned image from the registry at install time and boots it", async () => {
-    const artifacts = resolve("test-artifacts/install", "online");
-    await rm(artifacts, { recursive: true, force: true });
-    const scratch = await mkdtemp(join(tmpdir(), "atomiso-install-online-"));
-    let registry: TestRegistry | undefined;
-    try {
-      const payload = join(scratch, "payload");
-      await run(["osirrox", "-indev", inject("isoPath"), "-extract", "/atomiso/payload", payload]);
-      registry = await startRegistry(scratch, "online");
-      await run([
-        "skopeo",
-        "--insecure-policy",
-        "copy",
-        "--preserve-digests",
-        "--dest-tls-verify=false",
-        `oci:${payload}`,
-        `docker://${registry.host}/particleos/system:0.1.0`,
-      ]);
-      await safeRemove(payload);
-
-      const loaded = structuredClone(await loadConfig(EXAMPLE));
-      if (!loaded.config.image) throw new Error("the example has an [image]");
-      const lock = await readLock(join(loaded.dir, "atomiso.lock"));
-      loaded.config.image = {
-        ...loaded.config.image,
-        reference: ONLINE_REFERENCE,
-        payload: "online",
-        tls_verify: false,
-      };
-      loaded.config.iso.output = join(scratch, "online.iso");
-      loaded.file = join(scratch, "profile", "atomiso.toml");
-      await writeLock(join(scratch, "profile", "atomiso.lock"), {
-        ...lock,
-        reference: ONLINE_REFERENCE,
-        pinned: `${ONLINE_REFERENCE.replace(/:[^:/]+$/, "")}@${lock.digest}`,
-        tlsVerify: false,
-      });
-      const built = await runPlan(await planIso(loaded), {
-        cacheDir: defaultCacheDir(),
-        reporter: silentReporter,
-      });
-      const iso = built.iso ?? "";
-      const sizes = {
-        online: (await stat(iso)).size,
-        embedded: (await stat(inject("isoPath"))).size,
-      };
-      console.log(`[online] ISO ${sizes.online >> 20} MiB (embedded ${sizes.embedded >> 20} MiB)`);
-      expect(sizes.embedded - sizes.online).toBeGreaterThan(lock.size * 0.9);
-
-      const target = await createBlankDisk(join(scratch, "target.qcow2"), 20);
-      const port = Number(registry.host.split(":")[1]);
-      const install = await unattendedInstall({
-        iso,
-        firmware: "bios",
-        target,
-        answerToml: await answer(),
-        runDir: join(artifacts, "install"),
-        memoryMiB: 3072,
-        guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 5000, hostPort: port }],
-      });
-      const serial = await readFile(install.serialLog, "utf8");
-      const download = /atomiso-timing download ([\d.]+)/.exec(serial)?.[1];
-      console.log(
-        `[online] ${install.seconds}s (download ${download ?? "?"} s): ${install.installedLine}`,
-      );
-      expect(install.installedLine).toContain(`(${lock.digest})`);
-      expect(serial).toMatch(/registry serves the system image|checking that the registry serves/);
-      expect(serial).toMatch(/atomiso-progress 1 Downloading the system image/);
-      expect(download).toBeDefined();
-
-      const booted = await bootInstalled({
-        firmware: "bios",
-        target,
-        runDir: join(artifacts, "boot"),
-        user: USER,
-        password: PASSWORD,
-        commands: [
-          "ostree admin status | grep -o '^[*] particleos'",
-          "grep -h -o '^image-reference=.*' /ostree/deploy/particleos/deploy/*.origin",
-        ],
-      });
-      expect(booted.output).toMatch(/^\* particleos$/m);
-      expect(booted.output).toMatch(
-        new RegExp(`^image-reference=${ONLINE_REFERENCE.replace(/[.]/g, "\\.")}$`, "m"),
-      );
-    } finally {
-      if (registry) await stopRegistry(registry);
-      await safeRemove(scratch);
-    }
-  });
 });

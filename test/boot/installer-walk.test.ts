@@ -61,7 +61,7 @@ async function privateIso(iso: string, dir: string): Promise<string> {
   return target;
 }
 
-describe.sequential("keyboard walk through the Calamares installer", () => {
+describe.concurrent("keyboard walk through the Calamares installer", () => {
   for (const firmware of FIRMWARES) {
     it(
       `${firmware}: welcome → location → keyboard → partitions → users → summary`,
