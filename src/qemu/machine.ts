@@ -93,7 +93,10 @@ function nicArg(forwards: GuestForward[] | undefined): string {
         throw new Error(`guest forward port ${port} is not a TCP port`);
       }
     }
-    return `guestfwd=tcp:${f.guestAddress}:${f.guestPort}-tcp:127.0.0.1:${f.hostPort}`;
+    // "cmd:" runs the relay once per guest connection; a "tcp:" chardev target would be one
+    // connection, opened when QEMU starts, shared by everything the guest opens.
+    const relay = `bash -c 'exec 3<>/dev/tcp/127.0.0.1/${f.hostPort}; cat <&3 & exec cat >&3'`;
+    return `guestfwd=tcp:${f.guestAddress}:${f.guestPort}-cmd:${relay}`;
   });
   return ["user", "model=virtio-net-pci", "restrict=on", ...rules].join(",");
 }

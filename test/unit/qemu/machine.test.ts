@@ -49,7 +49,7 @@ describe("buildMachine", () => {
       guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 5000, hostPort: 41234 }],
     });
     expect(values(plan.argv, "-nic")).toEqual([
-      "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:10.0.2.100:5000-tcp:127.0.0.1:41234",
+      "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:10.0.2.100:5000-cmd:bash -c 'exec 3<>/dev/tcp/127.0.0.1/41234; cat <&3 & exec cat >&3'",
     ]);
     for (const bad of ["10.0.2.2", "10.0.2.15", "192.168.1.4", "10.0.2.300"]) {
       expect(() =>
