@@ -25,7 +25,7 @@ import { planIso } from "../../src/plan/plan.js";
 import { createBlankDisk, type Firmware, type GuestForward } from "../../src/qemu/index.js";
 import { bootInstalled, unattendedInstall } from "../../src/qemu/install.js";
 import { run } from "../../src/tools/exec.js";
-import { startRegistry, stopRegistry, type TestRegistry } from "../support/registry.js";
+import { pushLayout, startRegistry, stopRegistry, type TestRegistry } from "../support/registry.js";
 
 const USER = "ada";
 const PASSWORD = "lovelace-1815";
@@ -79,15 +79,7 @@ async function onlineSetup(scratch: string, lock: ImageLock): Promise<OnlineSetu
   await run(["osirrox", "-indev", inject("isoPath"), "-extract", "/atomiso/payload", payload]);
   const registry = await startRegistry(scratch, "online");
   try {
-    await run([
-      "skopeo",
-      "--insecure-policy",
-      "copy",
-      "--preserve-digests",
-      "--dest-tls-verify=false",
-      `oci:${payload}`,
-      `docker://${registry.host}/particleos/system:0.1.0`,
-    ]);
+    await pushLayout(payload, registry, "particleos/system:0.1.0");
     await safeRemove(payload);
 
     const loaded = structuredClone(await loadConfig(EXAMPLE));

@@ -104,3 +104,23 @@ export async function stopRegistry(registry: TestRegistry): Promise<void> {
   await registry.exited;
   clearTimeout(timer);
 }
+
+/**
+ * Copies the (single) image of an OCI image layout into a test registry as `repoTag`, keeping
+ * its manifest bytes, so the pushed digest is the layout's (a pin made from one holds for both).
+ */
+export async function pushLayout(
+  layout: string,
+  registry: TestRegistry,
+  repoTag: string,
+): Promise<void> {
+  await run([
+    "skopeo",
+    "--insecure-policy",
+    "copy",
+    "--preserve-digests",
+    "--dest-tls-verify=false",
+    `oci:${layout}`,
+    `docker://${registry.host}/${repoTag}`,
+  ]);
+}

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
 import { type RunResult, run } from "../../src/tools/exec.js";
-import { startRegistry, stopRegistry, type TestRegistry } from "../support/registry.js";
+import { pushLayout, startRegistry, stopRegistry, type TestRegistry } from "../support/registry.js";
 import { makeTinyLayout } from "../support/tiny-layout.js";
 
 const SCRIPTS = join(import.meta.dirname, "../../installer-scripts/deploy");
@@ -33,15 +33,7 @@ beforeAll(async () => {
   registry = await startRegistry(work, "online");
   const layout = join(work, "layout");
   digest = await makeTinyLayout(layout, work);
-  await run([
-    "skopeo",
-    "--insecure-policy",
-    "copy",
-    "--preserve-digests",
-    "--dest-tls-verify=false",
-    `oci:${layout}`,
-    `docker://${registry.host}/${NAME}:0.1.0`,
-  ]);
+  await pushLayout(layout, registry, `${NAME}:0.1.0`);
   source = `${registry.host}/${NAME}@${digest}`;
 });
 
