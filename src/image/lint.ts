@@ -45,8 +45,8 @@ export const BACKEND_LABEL = "dev.atomiso.backend";
 export const BOOTC_LABEL = "containers.bootc";
 
 /** Debian's signed boot chain; the installer uses it when both are there (Secure Boot). */
-export const SIGNED_SHIM = "/usr/lib/shim/shimx64.efi.signed";
-export const SIGNED_GRUB = "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed";
+const SIGNED_SHIM = "/usr/lib/shim/shimx64.efi.signed";
+const SIGNED_GRUB = "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed";
 
 /** Top-level folders that must be links into /var or /run on an atomic system. */
 export const WRITABLE_LINKS: ReadonlyArray<readonly [string, string]> = [
@@ -253,9 +253,8 @@ export async function lintTree(
         );
       }
     }
-    const signed = [SIGNED_SHIM, SIGNED_GRUB];
     const unsigned: string[] = [];
-    for (const path of signed) if (!isFile(await at(path))) unsigned.push(path);
+    for (const path of [SIGNED_SHIM, SIGNED_GRUB]) if (!isFile(await at(path))) unsigned.push(path);
     if (unsigned.length > 0) {
       f.warning(
         "secure-boot",
