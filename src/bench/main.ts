@@ -1,0 +1,157 @@
+// `npm run bench`: measures the ISO pipeline's speed and size choices as ratios against a
+// baseline run in the same invocation (absolute seconds vary from machine to machine; ratios
+// measured side by side do not). Not a test: it prints figures and asserts nothing.
+//
+//   1. rebuild after a live-configuration change (new hostname) against a full re-squash of
+//      the live root, which a single-squashfs design would pay on every such change;
+//   2. rebuild with nothing changed against the same baseline;
+//   3. squashfs compressors on the cached live root against the default (zstd level 15).
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { runPlan } from "../build/runner.js";
+import { loadConfig } from "../config/load.js";
+import { silentReporter } from "../log/reporter.js";
+import { defaultCacheDir, packageRoot } from "../paths.js";
+import { planIso } from "../plan/plan.js";
+import type { StageId } from "../stages/stage.js";
+import { run } from "../tools/exec.js";
+import { type MksquashfsOptions, mksquashfsArgv } from "../tools/mksquashfs.js";
+
+interface Figure {
+  name: string;
+  seconds: number;
+  bytes?: number;
+  detail?: string;
+}
+
+const COMPRESSORS: {
+  name: string;
+  compression: MksquashfsOptions["compression"];
+  level?: number;
+}[] = [
+  { name: "zstd-15 (default)", compression: "zstd", level: 15 },
+  { name: "zstd-3", compression: "zstd", level: 3 },
+  { name: "xz", compression: "xz" },
+  { name: "lz4", compression: "lz4" },
+];
+
+const MiB = 1024 * 1024;
+
+function ratio(value: number, base: number): string {
+  return base > 0 ? `${(value / base).toFixed(2)}×` : "n/a";
+}
+
+function printTable(title: string, figures: Figure[], withSize: boolean): void {
+  const [base] = figures;
+  if (!base) return;
+  console.log(`\n${title} (baseline: ${base.name})`);
+  for (const f of figures) {
+    const time = `${f.seconds.toFixed(1).padStart(7)} s  ${ratio(f.seconds, base.seconds).padStart(6)} time`;
+    const size =
+      withSize && f.bytes !== undefined && base.bytes !== undefined
+        ? `  ${(f.bytes / MiB).toFixed(0).padStart(5)} MiB  ${ratio(f.bytes, base.bytes).padStart(6)} size`
+        : "";
+    console.log(`  ${f.name.padEnd(34)}${time}${size}${f.detail ? `  (${f.detail})` : ""}`);
+  }
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+  const started = process.hrtime.bigint();
+  const value = await fn();
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, value };
+}
+
+async function rebuilds(configFile: string, cacheDir: string, scratch: string): Promise<string> {
+  const loaded = await loadConfig(configFile);
+  const build = async (rebuild: StageId[] = []) => {
+    // The bench's ISOs go to scratch: the profile's own output stays as it was.
+    const plan = {
+      ...(await planIso(loaded, { noPayload: true })),
+      output: join(scratch, "bench.iso"),
+    };
+    const { seconds, value } = await timed(() =>
+      runPlan(plan, { cacheDir, reporter: silentReporter, rebuild }),
+    );
+    const built = value.stages.filter((s) => !s.cached).map((s) => s.id);
+    return { seconds, built, result: value };
+  };
+
+  console.log("bench: priming the stage cache (not measured)…");
+  const primed = await build();
+  const bootstrap = primed.result.stages.find((s) => s.id === "bootstrap");
+  if (!bootstrap) throw new Error("the plan has no bootstrap stage");
+
+  const full = await build(["squashfs-base", "squashfs-config", "iso"]);
+  const original = loaded.config.live.hostname;
+  loaded.config.live.hostname = `bench-${Date.now().toString(36)}`;
+  const changed = await build();
+  loaded.config.live.hostname = original;
+  const unchanged = await build();
+
+  printTable(
+    "ISO rebuilds, --no-payload",
+    [
+      {
+        name: "full re-squash of the live root",
+        seconds: full.seconds,
+        detail: full.built.join(", "),
+      },
+      {
+        name: "live-config change (hostname)",
+        seconds: changed.seconds,
+        detail: changed.built.join(", "),
+      },
+      {
+        name: "nothing changed",
+        seconds: unchanged.seconds,
+        detail: unchanged.built.join(", ") || "all cached",
+      },
+    ],
+    false,
+  );
+  return join(bootstrap.dir, "root");
+}
+
+async function compressors(root: string, scratch: string): Promise<void> {
+  const figures: Figure[] = [];
+  for (const c of COMPRESSORS) {
+    console.log(`bench: mksquashfs ${c.name} of ${root}…`);
+    const output = join(scratch, "live.squashfs");
+    const argv = mksquashfsArgv({
+      source: root,
+      output,
+      compression: c.compression,
+      ...(c.level !== undefined ? { level: c.level } : {}),
+    }).filter((a) => a !== "-progress");
+    const { seconds } = await timed(() => run([...argv, "-no-progress", "-quiet"]));
+    figures.push({ name: c.name, seconds, bytes: (await stat(output)).size });
+    await rm(output, { force: true });
+  }
+  printTable("squashfs of the live root", figures, true);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      config: { type: "string", default: join(packageRoot, "examples/particleos/atomiso.toml") },
+      "cache-dir": { type: "string" },
+      "skip-compression": { type: "boolean", default: false },
+    },
+  });
+  if (process.getuid?.() !== 0) throw new Error("the benchmark builds ISOs: run it as root");
+  const cacheDir = resolve(values["cache-dir"] ?? defaultCacheDir());
+  const scratch = await mkdtemp(join(tmpdir(), "atomiso-bench-"));
+  try {
+    const root = await rebuilds(resolve(values.config), cacheDir, scratch);
+    if (!values["skip-compression"]) await compressors(root, scratch);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
