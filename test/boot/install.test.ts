@@ -6,34 +6,30 @@
 //   - uefi: the example ISO with the image embedded; the installed disk boots on OVMF with
 //     Secure Boot on (the image ships Debian's signed shim and GRUB; its kernel is signed);
 //   - bios-online: an ISO without the image ([image] payload = "online") pulls it at install
-//     time from Debian's docker-registry on the host's 127.0.0.1, which holds the example image
-//     copied by digest from the example ISO's payload. The guest's only network path is QEMU's
-//     user-network forward from 10.0.2.100:5000 to that registry (restrict=on); the profile is
-//     the example with image.reference on 10.0.2.100:5000, built from the same cache.
+//     time from a registry on the host's 127.0.0.1, reached only through a QEMU user-network
+//     forward (test/support/online-iso.ts).
 // Serial logs stay in test-artifacts/install/<case>/.
-import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { runPlan } from "../../src/build/runner.js";
-import { loadConfig } from "../../src/config/load.js";
-import { type ImageLock, readLock, writeLock } from "../../src/image/lock.js";
-import { silentReporter } from "../../src/log/reporter.js";
+import { readLock } from "../../src/image/lock.js";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
-import { defaultCacheDir } from "../../src/paths.js";
-import { planIso } from "../../src/plan/plan.js";
-import { createBlankDisk, type Firmware, type GuestForward } from "../../src/qemu/index.js";
+import { createBlankDisk, type Firmware } from "../../src/qemu/index.js";
 import { bootInstalled, unattendedInstall } from "../../src/qemu/install.js";
 import { run } from "../../src/tools/exec.js";
-import { pushLayout, startRegistry, stopRegistry, type TestRegistry } from "../support/registry.js";
+import {
+  EXAMPLE_PROFILE,
+  ONLINE_REFERENCE,
+  type OnlineIso,
+  onlineIso,
+} from "../support/online-iso.js";
+import { stopRegistry } from "../support/registry.js";
 
 const USER = "ada";
 const PASSWORD = "lovelace-1815";
 const HOSTNAME = "particle-test";
 const REFERENCE = "127.0.0.1:5000/particleos/system:0.1.0";
-const EXAMPLE = resolve(import.meta.dirname, "../../examples/particleos/atomiso.toml");
-/** The registry as the online test guest sees it (a QEMU user-network forward). */
-const ONLINE_REFERENCE = "10.0.2.100:5000/particleos/system:0.1.0";
 
 interface Case {
   name: string;
@@ -67,68 +63,19 @@ after = "poweroff"
 `;
 }
 
-interface OnlineSetup {
-  iso: string;
-  registry: TestRegistry;
-  guestForwards: GuestForward[];
-}
-
-/** A local registry with the example image, and the online variant of the example ISO. */
-async function onlineSetup(scratch: string, lock: ImageLock): Promise<OnlineSetup> {
-  const payload = join(scratch, "payload");
-  await run(["osirrox", "-indev", inject("isoPath"), "-extract", "/atomiso/payload", payload]);
-  const registry = await startRegistry(scratch, "online");
-  try {
-    await pushLayout(payload, registry, "particleos/system:0.1.0");
-    await safeRemove(payload);
-
-    const loaded = structuredClone(await loadConfig(EXAMPLE));
-    if (!loaded.config.image) throw new Error("the example has an [image]");
-    loaded.config.image = {
-      ...loaded.config.image,
-      reference: ONLINE_REFERENCE,
-      payload: "online",
-      tls_verify: false,
-    };
-    loaded.config.iso.output = join(scratch, "online.iso");
-    loaded.file = join(scratch, "profile", "atomiso.toml");
-    await mkdir(join(scratch, "profile"));
-    await writeLock(join(scratch, "profile", "atomiso.lock"), {
-      ...lock,
-      reference: ONLINE_REFERENCE,
-      pinned: `${ONLINE_REFERENCE.replace(/:[^:/]+$/, "")}@${lock.digest}`,
-      tlsVerify: false,
-    });
-    const built = await runPlan(await planIso(loaded), {
-      cacheDir: defaultCacheDir(),
-      reporter: silentReporter,
-    });
-    if (!built.iso) throw new Error("the online ISO was not built");
-    const port = Number(registry.host.split(":").at(-1));
-    return {
-      iso: built.iso,
-      registry,
-      guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 5000, hostPort: port }],
-    };
-  } catch (err) {
-    await stopRegistry(registry);
-    throw err;
-  }
-}
-
 describe.concurrent("unattended install, then boot the installed disk", () => {
   for (const c of CASES) {
     it(`${c.name}: installs the pinned image and boots it as an ostree deployment`, async () => {
       const artifacts = resolve("test-artifacts/install", c.name);
       await rm(artifacts, { recursive: true, force: true });
       const scratch = await mkdtemp(join(tmpdir(), `atomiso-install-${c.name}-`));
-      const lock = await readLock(resolve(EXAMPLE, "../atomiso.lock"));
-      let online: OnlineSetup | undefined;
+      const lock = await readLock(resolve(EXAMPLE_PROFILE, "../atomiso.lock"));
+      let online: OnlineIso | undefined;
       try {
         let iso = inject("isoPath");
         let reference = REFERENCE;
         if (c.online) {
-          online = await onlineSetup(scratch, lock);
+          online = await onlineIso(scratch, inject("isoPath"), lock);
           iso = online.iso;
           reference = ONLINE_REFERENCE;
           const sizes = {

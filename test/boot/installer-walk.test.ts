@@ -2,9 +2,12 @@
 // page to the summary, on SeaBIOS and OVMF: every page is screenshotted and OCRed, the partition
 // page must offer "Erase disk" with our layout, the summary must list the planned partitions,
 // and Calamares' own log (copied to the serial console by the live system) must hold no
-// configuration warnings or errors. With a firmware in INSTALL_ON the walk goes on: it
-// installs (payload check, partitioning, the atomisodeploy job, users), then boots the
-// installed disk and logs in as the user it created.
+// configuration warnings or errors. The walk then installs (payload check, partitioning, the
+// atomisodeploy job, users), boots the installed disk and logs in as the user it created.
+// SeaBIOS walks the example ISO, which carries the image; OVMF walks its online variant
+// (test/support/online-iso.ts), whose welcome page must find the registry through the guest's
+// only network path and whose deploy job pulls the image from it. With the unattended installs
+// (OVMF embedded, SeaBIOS online) every firmware meets both payloads.
 // Screenshots, OCR text, serial log and the extracted Calamares log stay in
 // test-artifacts/walk/<firmware>/ (CI artifacts).
 
@@ -18,6 +21,7 @@ import {
   REQUIREMENTS_NOT_MET,
   WAITING_FOR_MODULES,
 } from "../../src/cli/commands/test-boot.js";
+import { readLock } from "../../src/image/lock.js";
 import { createBlankDisk, DEFAULT_MARKER, type Firmware } from "../../src/qemu/index.js";
 import { bootInstalled } from "../../src/qemu/install.js";
 import { pressKeys, typeText } from "../../src/qemu/keys.js";
@@ -30,10 +34,25 @@ import {
   type ScreenWaitOptions,
   waitForScreen,
 } from "../../src/qemu/walk.js";
+import {
+  EXAMPLE_PROFILE,
+  ONLINE_REFERENCE,
+  type OnlineIso,
+  onlineIso,
+} from "../support/online-iso.js";
+import { stopRegistry } from "../support/registry.js";
 
-const FIRMWARES: Firmware[] = ["bios", "uefi"];
-/** Where the walk goes on to install through Calamares and boot the installed disk. */
-const INSTALL_ON: Firmware[] = ["bios", "uefi"];
+interface WalkCase {
+  firmware: Firmware;
+  /** Walk the online ISO: the image is pulled from a registry at install time. */
+  online: boolean;
+}
+const CASES: WalkCase[] = [
+  { firmware: "bios", online: false },
+  { firmware: "uefi", online: true },
+];
+/** The image reference the embedded example ISO installs (its atomiso.lock). */
+const EMBEDDED_REFERENCE = "127.0.0.1:5000/particleos/system:0.1.0";
 const PRODUCT = "ParticleOS";
 const VERSION = "0.1.0";
 const FULL_NAME = "Test User";
@@ -62,9 +81,9 @@ async function privateIso(iso: string, dir: string): Promise<string> {
 }
 
 describe.concurrent("keyboard walk through the Calamares installer", () => {
-  for (const firmware of FIRMWARES) {
+  for (const { firmware, online } of CASES) {
     it(
-      `${firmware}: welcome → location → keyboard → partitions → users → summary`,
+      `${firmware}${online ? " (online ISO)" : ""}: welcome → location → keyboard → partitions → users → summary → install → login`,
       async () => {
         const artifacts = resolve("test-artifacts/walk", firmware);
         await rm(artifacts, { recursive: true, force: true });
@@ -76,8 +95,16 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           timings[name] = Math.round((Date.now() - t0) / 1000);
         };
         let guest: Guest | undefined;
+        let registry: OnlineIso | undefined;
         try {
-          const iso = await privateIso(inject("isoPath"), scratch);
+          let iso: string;
+          if (online) {
+            const lock = await readLock(resolve(EXAMPLE_PROFILE, "../atomiso.lock"));
+            registry = await onlineIso(scratch, inject("isoPath"), lock);
+            iso = registry.iso;
+          } else {
+            iso = await privateIso(inject("isoPath"), scratch);
+          }
           const target = await createBlankDisk(join(scratch, "target.qcow2"), 20);
           guest = await launchGuest({
             firmware,
@@ -87,6 +114,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             smp: 1,
             memoryMiB: 3072,
             runDir: artifacts,
+            ...(registry ? { guestForwards: registry.guestForwards } : {}),
           });
           const g = guest;
           const page = (options: ScreenWaitOptions): Promise<PageScreen> =>
@@ -99,7 +127,8 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           lap("calamares-running");
           expect(marker.line).toContain(`firmware=${firmware === "bios" ? "bios" : "efi"}`);
 
-          // Welcome: the subtitle replaces "Waiting for N modules" once every requirement passed.
+          // Welcome: the subtitle replaces "Waiting for N modules" once every requirement passed
+          // (the online ISO requires internet: Calamares must reach the registry's /v2/).
           const welcome = await page({
             name: "1-welcome",
             expect: [`Welcome to the ${PRODUCT} ${VERSION} installer`, ALL_REQUIREMENTS_MET],
@@ -198,6 +227,10 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             join(artifacts, "calamares.log"),
             `${calamaresLogLines(serial).join("\n")}\n`,
           );
+          if (online) {
+            // The welcome page's internet requirement was mandatory and met by the registry.
+            expect(serial).toMatch(/requirement \d+ "internet" satisfied\? true mandatory\? true/);
+          }
           const report = calamaresLogReport(serial);
           await writeFile(
             join(artifacts, "calamares-problems.txt"),
@@ -231,7 +264,6 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             report.problems,
             `Calamares logged ${report.problems.length} warning(s)/error(s) about its configuration or environment (full log: ${join(artifacts, "calamares.log")}):\n\n${report.problems.join("\n\n")}\n`,
           ).toEqual([]);
-          if (!INSTALL_ON.includes(firmware)) return;
 
           // Install: the checks, partition, mount, our deploy job, users, unmount.
           await pressKeys(g.qmp, "alt-i");
@@ -264,6 +296,15 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           await g.serial.poll();
           const installLog = calamaresLogLines(g.serial.text().slice(since));
           await writeFile(join(artifacts, "calamares-install.log"), `${installLog.join("\n")}\n`);
+          const reference = online ? ONLINE_REFERENCE : EMBEDDED_REFERENCE;
+          const deployLog = installLog.join("\n");
+          if (online) {
+            const repository = ONLINE_REFERENCE.replace(/:[^:/]+$/, "");
+            expect(deployLog).toContain(`--pull ${repository}@sha256:`);
+            expect(deployLog).toMatch(/atomiso-progress [\d.]+ Downloading the system image/);
+          } else {
+            expect(deployLog).toContain("--layout /run/live/medium/atomiso/payload");
+          }
           await guest.stop();
           guest = undefined;
 
@@ -280,6 +321,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               'echo "user=$(id -un) groups=$(id -nG)"',
               'echo "host=$(hostname)"',
               'echo "zone=$(readlink /etc/localtime)"',
+              "grep -h -o '^image-reference=.*' /ostree/deploy/particleos/deploy/*.origin",
             ],
           });
           lap("installed-login");
@@ -292,8 +334,12 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           expect(out).toMatch(new RegExp(`^user=${LOGIN} groups=.*\\bsudo\\b`, "m"));
           if (hostname) expect(out).toMatch(new RegExp(`^host=${hostname}$`, "m"));
           expect(out).toMatch(/^zone=.*America\/New_York$/m);
+          expect(out).toMatch(
+            new RegExp(`^image-reference=${reference.replace(/[.]/g, "\\.")}$`, "m"),
+          );
         } finally {
           await guest?.stop();
+          if (registry) await stopRegistry(registry.registry);
           await rm(scratch, { recursive: true, force: true });
         }
       },

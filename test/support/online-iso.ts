@@ -1,0 +1,81 @@
+// The online variant of the example ISO ([image] payload = "online") and a registry for it to
+// pull from, for the boot tier's online installs (unattended and through Calamares).
+// The registry is Debian's docker-registry on the host's 127.0.0.1, holding the example image
+// copied by digest from the example ISO's payload; a guest reaches it only through QEMU's
+// user-network forward from ONLINE_REFERENCE's 10.0.2.100:5000 (restrict=on). The profile is
+// the example with image.reference on that address, built from the same stage cache.
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { runPlan } from "../../src/build/runner.js";
+import { loadConfig } from "../../src/config/load.js";
+import { type ImageLock, writeLock } from "../../src/image/lock.js";
+import { silentReporter } from "../../src/log/reporter.js";
+import { safeRemove } from "../../src/mounts/safe-remove.js";
+import { defaultCacheDir } from "../../src/paths.js";
+import { planIso } from "../../src/plan/plan.js";
+import type { GuestForward } from "../../src/qemu/index.js";
+import { run } from "../../src/tools/exec.js";
+import { pushLayout, startRegistry, stopRegistry, type TestRegistry } from "./registry.js";
+
+export const EXAMPLE_PROFILE = resolve(
+  import.meta.dirname,
+  "../../examples/particleos/atomiso.toml",
+);
+/** The registry as an online test guest sees it (a QEMU user-network forward). */
+export const ONLINE_REFERENCE = "10.0.2.100:5000/particleos/system:0.1.0";
+
+export interface OnlineIso {
+  iso: string;
+  registry: TestRegistry;
+  guestForwards: GuestForward[];
+}
+
+/**
+ * Starts a registry under `scratch` with the image of `embeddedIso`'s payload and builds the
+ * online ISO into `scratch`. The caller stops the registry (stopRegistry) when done.
+ */
+export async function onlineIso(
+  scratch: string,
+  embeddedIso: string,
+  lock: ImageLock,
+): Promise<OnlineIso> {
+  const payload = join(scratch, "payload");
+  await run(["osirrox", "-indev", embeddedIso, "-extract", "/atomiso/payload", payload]);
+  const registry = await startRegistry(scratch, "online");
+  try {
+    await pushLayout(payload, registry, "particleos/system:0.1.0");
+    await safeRemove(payload);
+
+    const loaded = structuredClone(await loadConfig(EXAMPLE_PROFILE));
+    if (!loaded.config.image) throw new Error("the example has an [image]");
+    loaded.config.image = {
+      ...loaded.config.image,
+      reference: ONLINE_REFERENCE,
+      payload: "online",
+      tls_verify: false,
+    };
+    loaded.config.iso.output = join(scratch, "online.iso");
+    loaded.file = join(scratch, "profile", "atomiso.toml");
+    await mkdir(join(scratch, "profile"));
+    await writeLock(join(scratch, "profile", "atomiso.lock"), {
+      ...lock,
+      reference: ONLINE_REFERENCE,
+      pinned: `${ONLINE_REFERENCE.replace(/:[^:/]+$/, "")}@${lock.digest}`,
+      tlsVerify: false,
+    });
+    const built = await runPlan(await planIso(loaded), {
+      cacheDir: defaultCacheDir(),
+      reporter: silentReporter,
+    });
+    if (!built.iso) throw new Error("the online ISO was not built");
+    const port = Number(registry.host.split(":").at(-1));
+    return {
+      iso: built.iso,
+      registry,
+      guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 5000, hostPort: port }],
+    };
+  } catch (err) {
+    await stopRegistry(registry);
+    throw err;
+  }
+}
