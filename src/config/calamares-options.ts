@@ -18,7 +18,11 @@ export function calamaresOptionsFor(c: Config, dir: string): CalamaresOptions {
     images: { logo: c.branding.logo, icon: c.branding.icon, welcome: c.branding.welcome },
     slides: c.branding.slides,
     installer: c.installer,
-    ...(c.image?.payload === "online" ? { onlineCheckUrl: onlineCheckUrl(c.image) } : {}),
+    ...(c.image?.payload === "online"
+      ? {
+          onlineCheckUrl: c.installer.requirements.internet_check_url ?? onlineCheckUrl(c.image),
+        }
+      : {}),
   };
 }
 

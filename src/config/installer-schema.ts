@@ -22,6 +22,13 @@ const requirements = z
       .describe(
         "Size of the unpacked system image (GiB); the root partition must hold it twice (an upgrade keeps two deployments).",
       ),
+    internet_check_url: z
+      .string()
+      .regex(/^https?:\/\/[^\s/]+\S*$/, { error: "an http:// or https:// URL" })
+      .optional()
+      .describe(
+        'Online installs ([image] payload = "online") only: the URL the welcome page must reach before the install may start. Default: the registry\'s API root (http(s)://<registry>/v2/). Calamares counts only a successful response, so set this for a registry that answers /v2/ with 401 (one that needs credentials).',
+      ),
   })
   .describe("What the welcome page checks before the installer lets the user go on.");
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -52,6 +52,17 @@ describe("config", () => {
   it("names missing required keys", () => {
     expect(() => parseConfig("[product]\nname = 'x'\n", "atomiso.toml")).toThrowError(
       /product\.id: is required[\s\S]*iso: is required/,
+    );
+  });
+
+  it("accepts only an http(s) URL for the welcome page's internet check", async () => {
+    const text = `${await readFile(example, "utf8")}\n[installer.requirements]\ninternet_check_url = "ftp://mirror.example.org/"\n`;
+    expect(() => parseConfig(text, "atomiso.toml")).toThrowError(
+      /installer\.requirements\.internet_check_url: an http:\/\/ or https:\/\/ URL/,
+    );
+    const ok = text.replace("ftp://", "https://");
+    expect(parseConfig(ok, "atomiso.toml").installer.requirements.internet_check_url).toBe(
+      "https://mirror.example.org/",
     );
   });
 

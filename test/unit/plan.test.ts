@@ -133,6 +133,26 @@ describe("plan", async () => {
     ]);
   });
 
+  it("takes the welcome page's internet check URL from the config (a registry that answers 401)", async () => {
+    const online = structuredClone(loaded);
+    if (!online.config.image) throw new Error("the example has an [image]");
+    online.config.image.payload = "online";
+    online.config.installer.requirements.internet_check_url = "https://status.example.org/ok";
+    const calamares = (await planIso(online)).steps.find(
+      (s) => s.stage.definition.id === "calamares",
+    );
+    expect(calamares?.stage.options).toMatchObject({
+      onlineCheckUrl: "https://status.example.org/ok",
+    });
+    // Only online installs check the internet: the setting changes nothing for embedded ones.
+    const embedded = structuredClone(loaded);
+    embedded.config.installer.requirements.internet_check_url = "https://status.example.org/ok";
+    const options = (await planIso(embedded)).steps.find(
+      (s) => s.stage.definition.id === "calamares",
+    )?.stage.options;
+    expect(options).not.toHaveProperty("onlineCheckUrl");
+  });
+
   it("refuses an unpinned image and says how to pin it, unless told to leave it out", async () => {
     const none = await withLock(undefined, "none");
     const err = await planIso(none).catch((e: unknown) => e);
