@@ -27,7 +27,7 @@ const requirements = z
       .regex(/^https?:\/\/[^\s/]+\S*$/, { error: "an http:// or https:// URL" })
       .optional()
       .describe(
-        'Online installs ([image] payload = "online") only: the URL the welcome page must reach before the install may start. Default: the registry\'s API root (http(s)://<registry>/v2/). Calamares counts only a successful response, so set this for a registry that answers /v2/ with 401 (one that needs credentials).',
+        'Online installs ([image] payload = "online") only: the URL the welcome page must reach before the install may start. Default: the registry\'s API root (http(s)://<registry>/v2/). Calamares counts only a successful response, so set this for a registry that answers /v2/ with 401 (ghcr.io, quay.io and Docker Hub do, even for anonymous pulls).',
       ),
   })
   .describe("What the welcome page checks before the installer lets the user go on.");
