@@ -124,8 +124,9 @@ async function compressors(root: string, scratch: string): Promise<void> {
       output,
       compression: c.compression,
       ...(c.level !== undefined ? { level: c.level } : {}),
-    }).filter((a) => a !== "-progress");
-    const { seconds } = await timed(() => run([...argv, "-no-progress", "-quiet"]));
+      quiet: true,
+    });
+    const { seconds } = await timed(() => run(argv));
     figures.push({ name: c.name, seconds, bytes: (await stat(output)).size });
     await rm(output, { force: true });
   }

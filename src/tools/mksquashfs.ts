@@ -7,6 +7,8 @@ export interface MksquashfsOptions {
   /** SOURCE_DATE_EPOCH: fixed timestamps make the image reproducible. */
   epoch?: number;
   processors?: number;
+  /** No progress bar and no per-file output (the default prints the bar for mksquashfsProgress). */
+  quiet?: boolean;
 }
 
 const DEFAULT_LEVEL: Record<MksquashfsOptions["compression"], number | undefined> = {
@@ -29,7 +31,7 @@ export function mksquashfsArgv(o: MksquashfsOptions): string[] {
       ? ["-Xcompression-level", String(level)]
       : []),
     "-xattrs",
-    "-progress",
+    ...(o.quiet ? ["-no-progress", "-quiet"] : ["-progress"]),
     ...(o.processors ? ["-processors", String(o.processors)] : []),
     ...(o.epoch !== undefined ? ["-mkfs-time", String(o.epoch), "-all-time", String(o.epoch)] : []),
   ];

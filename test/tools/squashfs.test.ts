@@ -39,4 +39,17 @@ describe("mksquashfs", async () => {
     const { stdout: stats } = await run(["unsquashfs", "-s", output]);
     expect(stats).toContain("Compression zstd");
   });
+
+  it("compresses quietly: no progress bar, no output, the same tree", async () => {
+    const output = join(work, "quiet.squashfs");
+    const lines: string[] = [];
+    await run(mksquashfsArgv({ source: tree, output, compression: "lz4", quiet: true }), {
+      onLine: (l) => lines.push(l),
+    });
+    expect(lines.filter((l) => l.trim() !== "")).toEqual([]);
+    const { stdout: listing } = await run(["unsquashfs", "-lls", output]);
+    expect(listing).toMatch(/squashfs-root\/etc\/hostname-link -> hostname$/m);
+    const { stdout: stats } = await run(["unsquashfs", "-s", output]);
+    expect(stats).toContain("Compression lz4");
+  });
 });
