@@ -29,7 +29,6 @@ import { stopRegistry } from "../support/registry.js";
 const USER = "ada";
 const PASSWORD = "lovelace-1815";
 const HOSTNAME = "particle-test";
-const REFERENCE = "127.0.0.1:5000/particleos/system:0.1.0";
 
 interface Case {
   name: string;
@@ -73,7 +72,7 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
       let online: OnlineIso | undefined;
       try {
         let iso = inject("isoPath");
-        let reference = REFERENCE;
+        let reference = lock.reference;
         if (c.online) {
           online = await onlineIso(scratch, inject("isoPath"), lock);
           iso = online.iso;

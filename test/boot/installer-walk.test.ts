@@ -37,6 +37,7 @@ import {
 import {
   EXAMPLE_PROFILE,
   ONLINE_REFERENCE,
+  ONLINE_REPOSITORY,
   type OnlineIso,
   onlineIso,
 } from "../support/online-iso.js";
@@ -51,8 +52,6 @@ const CASES: WalkCase[] = [
   { firmware: "bios", online: false },
   { firmware: "uefi", online: true },
 ];
-/** The image reference the embedded example ISO installs (its atomiso.lock). */
-const EMBEDDED_REFERENCE = "127.0.0.1:5000/particleos/system:0.1.0";
 const PRODUCT = "ParticleOS";
 const VERSION = "0.1.0";
 const FULL_NAME = "Test User";
@@ -97,9 +96,10 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
         let guest: Guest | undefined;
         let registry: OnlineIso | undefined;
         try {
+          // The example ISO installs the image its atomiso.lock pins.
+          const lock = await readLock(resolve(EXAMPLE_PROFILE, "../atomiso.lock"));
           let iso: string;
           if (online) {
-            const lock = await readLock(resolve(EXAMPLE_PROFILE, "../atomiso.lock"));
             registry = await onlineIso(scratch, inject("isoPath"), lock);
             iso = registry.iso;
           } else {
@@ -296,11 +296,10 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           await g.serial.poll();
           const installLog = calamaresLogLines(g.serial.text().slice(since));
           await writeFile(join(artifacts, "calamares-install.log"), `${installLog.join("\n")}\n`);
-          const reference = online ? ONLINE_REFERENCE : EMBEDDED_REFERENCE;
+          const reference = online ? ONLINE_REFERENCE : lock.reference;
           const deployLog = installLog.join("\n");
           if (online) {
-            const repository = ONLINE_REFERENCE.replace(/:[^:/]+$/, "");
-            expect(deployLog).toContain(`--pull ${repository}@sha256:`);
+            expect(deployLog).toContain(`--pull ${ONLINE_REPOSITORY}@${lock.digest}`);
             expect(deployLog).toMatch(/atomiso-progress [\d.]+ Downloading the system image/);
           } else {
             expect(deployLog).toContain("--layout /run/live/medium/atomiso/payload");

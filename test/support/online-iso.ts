@@ -11,6 +11,7 @@ import { loadConfig } from "../../src/config/load.js";
 import { type ImageLock, writeLock } from "../../src/image/lock.js";
 import { silentReporter } from "../../src/log/reporter.js";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
+import { fullName, parseReference } from "../../src/oci/reference.js";
 import { defaultCacheDir } from "../../src/paths.js";
 import { planIso } from "../../src/plan/plan.js";
 import type { GuestForward } from "../../src/qemu/index.js";
@@ -22,7 +23,10 @@ export const EXAMPLE_PROFILE = resolve(
   "../../examples/particleos/atomiso.toml",
 );
 /** The registry as an online test guest sees it (a QEMU user-network forward). */
-export const ONLINE_REFERENCE = "10.0.2.100:5000/particleos/system:0.1.0";
+const GUEST_REGISTRY = { address: "10.0.2.100", port: 5000 };
+export const ONLINE_REFERENCE = `${GUEST_REGISTRY.address}:${GUEST_REGISTRY.port}/particleos/system:0.1.0`;
+/** ONLINE_REFERENCE without its tag: the repository an online install pulls by digest. */
+export const ONLINE_REPOSITORY = fullName(parseReference(ONLINE_REFERENCE));
 
 export interface OnlineIso {
   iso: string;
@@ -60,7 +64,7 @@ export async function onlineIso(
     await writeLock(join(scratch, "profile", "atomiso.lock"), {
       ...lock,
       reference: ONLINE_REFERENCE,
-      pinned: `${ONLINE_REFERENCE.replace(/:[^:/]+$/, "")}@${lock.digest}`,
+      pinned: `${ONLINE_REPOSITORY}@${lock.digest}`,
       tlsVerify: false,
     });
     const built = await runPlan(await planIso(loaded), {
@@ -72,7 +76,9 @@ export async function onlineIso(
     return {
       iso: built.iso,
       registry,
-      guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 5000, hostPort: port }],
+      guestForwards: [
+        { guestAddress: GUEST_REGISTRY.address, guestPort: GUEST_REGISTRY.port, hostPort: port },
+      ],
     };
   } catch (err) {
     await stopRegistry(registry);
