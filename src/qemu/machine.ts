@@ -58,7 +58,9 @@ export interface MachineSpec {
   directKernel?: { kernel: string; initrd: string; append: string };
   /**
    * A unix socket that takes input for the serial port (a login on the serial console, for
-   * example); the output still goes to serialLog.
+   * example); the output still goes to serialLog. The guest then starts paused (-S): QEMU
+   * drops, and does not log, what the guest writes while no client is connected, so the caller
+   * connects first and then resumes it (QMP "cont"; launchGuest does).
    */
   serialSocket?: string;
   /**
@@ -206,6 +208,7 @@ export function buildMachine(spec: MachineSpec): MachinePlan {
     "-rtc",
     "base=utc",
   ];
+  if (spec.serialSocket) argv.push("-S");
   if (spec.noReboot) argv.push("-no-reboot");
   if (spec.directKernel) {
     const k = spec.directKernel;

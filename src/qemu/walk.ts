@@ -37,6 +37,8 @@ export type GuestSpec = Omit<
   runDir: string;
   /** Let the caller type on the serial console (Guest.serialInput). */
   serialInput?: boolean;
+  /** Each line QEMU itself prints (it also goes to qemu.log). */
+  onQemuLine?: (line: string) => void;
 };
 
 /**
@@ -47,13 +49,17 @@ export type GuestSpec = Omit<
 export async function launchGuest(spec: GuestSpec): Promise<Guest> {
   const runDir = resolve(spec.runDir);
   await mkdir(runDir, { recursive: true });
+  const { onQemuLine, ...machine } = spec;
   const { plan, socketDir } = await prepareMachine({
-    ...spec,
+    ...machine,
     iso: spec.iso === undefined ? undefined : resolve(spec.iso),
     runDir,
   });
   const qemuLog = join(runDir, "qemu.log");
-  const proc = spawnProcess(plan.argv, { logFile: qemuLog });
+  const proc = spawnProcess(plan.argv, {
+    logFile: qemuLog,
+    ...(onQemuLine ? { onLine: onQemuLine } : {}),
+  });
   const exitCtl = new AbortController();
   void proc.exited.then((info) => exitCtl.abort(`QEMU exited (${describeExit(info)})`));
 
@@ -90,8 +96,11 @@ export async function launchGuest(spec: GuestSpec): Promise<Guest> {
     );
   }
   if (plan.serialSocket) {
+    // QEMU started paused (see MachineSpec.serialSocket): resume once it has our connection.
     try {
       serialInput = await SerialInput.connect(plan.serialSocket);
+      await serialClientAttached(qmp, plan.serialSocket);
+      await qmp.execute("cont");
     } catch (err) {
       await stop();
       throw err;
@@ -108,6 +117,28 @@ export async function launchGuest(spec: GuestSpec): Promise<Guest> {
     signal: exitCtl.signal,
     stop,
   };
+}
+
+/**
+ * Waits until QEMU has accepted the serial socket's client: connect() returns as soon as the
+ * kernel queues the connection, QEMU accepts it in its main loop later, and until then it
+ * drops the guest's output (query-chardev names a waiting socket "disconnected:…").
+ */
+async function serialClientAttached(qmp: QmpClient, socketPath: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const devices = await qmp.execute<{ label: string; filename: string }[]>("query-chardev");
+    const serial = devices.find((d) => d.label === "serial0");
+    if (serial && !serial.filename.startsWith("disconnected:")) return;
+    if (Date.now() > deadline) {
+      throw new AtomisoError(
+        "boot-failed",
+        `QEMU did not accept the connection to its serial socket ${socketPath} within 30 s (query-chardev: ${serial?.filename ?? "no serial0"})`,
+        "QEMU may be hung; see qemu.log in the run directory",
+      );
+    }
+    await sleep(50);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

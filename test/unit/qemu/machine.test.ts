@@ -41,6 +41,9 @@ describe("buildMachine", () => {
       "socket,id=serial0,path=/runs/r1/serial.sock,server=on,wait=off,logfile=/runs/r1/serial.log",
     );
     expect(plan.serialSocket).toBe("/runs/r1/serial.sock");
+    // Paused until the serial client is connected: QEMU drops output written before that.
+    expect(plan.argv).toContain("-S");
+    expect(buildMachine(base).argv).not.toContain("-S");
   });
 
   it("gives the guest an isolated NIC that reaches only the forwarded host ports", () => {
