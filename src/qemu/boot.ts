@@ -4,7 +4,7 @@ import { AtomisoError } from "../errors.js";
 import { type Reporter, silentReporter } from "../log/reporter.js";
 import { hasCommand } from "../tools/exec.js";
 import { quoteArgv } from "../tools/shell-quote.js";
-import { describeExit, type SpawnedProcess, spawnProcess } from "../tools/spawn.js";
+import { describeExit } from "../tools/spawn.js";
 import { type DiskSpec, FIRMWARES, type Firmware, MEDIAS, type Media } from "./machine.js";
 import {
   checkScreenText,
@@ -14,9 +14,8 @@ import {
   type ScreenTextCheck,
   type TextPattern,
 } from "./ocr.js";
-import { prepareMachine } from "./prepare.js";
-import { QmpClient } from "./qmp.js";
-import { SerialLog } from "./serial.js";
+import type { SerialLog } from "./serial.js";
+import { type Guest, launchGuest } from "./walk.js";
 
 /** What the live system prints on ttyS0 once the installer is up. */
 export const DEFAULT_MARKER = /ATOMISO-MARKER\s+calamares-running\b/;
@@ -225,20 +224,6 @@ export async function bootIso(options: BootOptions): Promise<BootResult> {
   const shotsDir = join(runDir, "screenshots");
   await mkdir(shotsDir, { recursive: true });
 
-  const { plan, socketDir } = await prepareMachine({
-    firmware: options.firmware,
-    iso,
-    media,
-    disks: options.disks,
-    memoryMiB: options.memoryMiB,
-    smp: options.smp,
-    cpu: options.cpu,
-    noReboot: options.noReboot,
-    runDir,
-    ovmfDir: options.ovmfDir,
-    qemuBinary: options.qemuBinary,
-  });
-
   const qemuLog = join(runDir, "qemu.log");
   const marker = options.marker ?? DEFAULT_MARKER;
   const markerTimeoutMs = options.markerTimeoutMs ?? DEFAULT_MARKER_TIMEOUT_MS;
@@ -249,34 +234,42 @@ export async function bootIso(options: BootOptions): Promise<BootResult> {
   const title = `boot ${basename(iso)} (${options.firmware}, ${media})`;
   return reporter.step(title, async () => {
     reporter.detail(`run directory: ${runDir}`);
-    reporter.detail(`qemu: ${quoteArgv(plan.argv)}`);
     const t0 = Date.now();
-    const proc: SpawnedProcess = spawnProcess(plan.argv, {
-      logFile: qemuLog,
-      onLine: (line) => reporter.detail(`qemu: ${line}`),
-    });
-    const exitCtl = new AbortController();
-    void proc.exited.then((info) => exitCtl.abort(`QEMU exited (${describeExit(info)})`));
-    const signal = options.signal
-      ? AbortSignal.any([exitCtl.signal, options.signal])
-      : exitCtl.signal;
-    let qmp: QmpClient | undefined;
+    let guest: Guest | undefined;
 
     const screenshot = async (name: string): Promise<string> => {
-      if (!qmp) throw new Error("QMP is not connected");
+      if (!guest) throw new Error("QEMU is not running");
       const png = join(shotsDir, name);
-      await qmp.screendump(png);
+      await guest.qmp.screendump(png);
       screenshots.push(png);
       return png;
     };
 
     try {
-      qmp = await QmpClient.connect(plan.qmpSocket, { timeoutMs: 60_000, signal });
+      guest = await launchGuest({
+        firmware: options.firmware,
+        iso,
+        media,
+        disks: options.disks,
+        memoryMiB: options.memoryMiB,
+        smp: options.smp,
+        cpu: options.cpu,
+        noReboot: options.noReboot,
+        runDir,
+        ovmfDir: options.ovmfDir,
+        qemuBinary: options.qemuBinary,
+        onQemuLine: (line) => reporter.detail(`qemu: ${line}`),
+      });
+      const { plan } = guest;
+      const signal = options.signal
+        ? AbortSignal.any([guest.signal, options.signal])
+        : guest.signal;
       const qmpReadyMs = Date.now() - t0;
+      reporter.detail(`qemu: ${quoteArgv(plan.argv)}`);
       reporter.detail(`QMP ready after ${qmpReadyMs} ms`);
 
       // 1. The serial marker, with occasional screenshots for post-mortems.
-      const serial = new SerialLog(plan.serialLog);
+      const serial = guest.serial;
       const bootShotsCtl = new AbortController();
       const bootShots = (async () => {
         const every = options.bootScreenshotIntervalMs ?? DEFAULT_BOOT_SCREENSHOT_INTERVAL_MS;
@@ -393,7 +386,7 @@ export async function bootIso(options: BootOptions): Promise<BootResult> {
       return result;
     } catch (err) {
       // Best-effort post-mortem: what the screen showed when things went wrong.
-      if (qmp && !qmp.isClosed && proc.exitInfo === undefined) {
+      if (guest && !guest.qmp.isClosed && guest.proc.exitInfo === undefined) {
         try {
           const png = await screenshot("failure.png");
           await ocr(png, {
@@ -406,11 +399,12 @@ export async function bootIso(options: BootOptions): Promise<BootResult> {
         }
       }
       let error = err;
-      if (proc.exitInfo && err instanceof AtomisoError) {
+      // QEMU exited after it started (launchGuest reports an exit before QMP answered).
+      if (guest?.proc.exitInfo && err instanceof AtomisoError) {
         const log = await tail(qemuLog, 15);
         error = new AtomisoError(
           "boot-failed",
-          `${err.message}\n  qemu.log (${describeExit(proc.exitInfo)}):\n${
+          `${err.message}\n  qemu.log (${describeExit(guest.proc.exitInfo)}):\n${
             log.map((l) => `    | ${l}`).join("\n") || "    (empty)"
           }`,
           `fix the QEMU error above; the command line is in ${join(runDir, "qemu-argv.txt")}; ${artifactsHint}`,
@@ -426,13 +420,7 @@ export async function bootIso(options: BootOptions): Promise<BootResult> {
       ).catch(() => {});
       throw error;
     } finally {
-      if (qmp) {
-        if (proc.exitInfo === undefined) await qmp.quit(3000);
-        qmp.close();
-      }
-      await Promise.race([proc.exited, pause(5000)]);
-      await proc.stop(5000);
-      if (socketDir) await rm(socketDir, { recursive: true, force: true });
+      await guest?.stop();
     }
   });
 }
