@@ -59,11 +59,17 @@ const partition = z
       .min(1)
       .default(["none", "small"])
       .describe("Swap choices offered (swap partitions; the first is preselected)."),
+    // Kept as a key so that configs say it explicitly; true is refused until a backend can
+    // unlock a LUKS root at boot (cryptsetup in the image's initramfs, rd.luks.uuid, crypttab).
     encryption: z
       .boolean()
       .default(false)
+      .refine((on) => !on, {
+        message:
+          "LUKS encryption of the root is not supported yet: neither install backend sets up unlocking at boot, so the installed system would not find its root",
+      })
       .describe(
-        "Offer LUKS encryption of the root partition (/boot stays a separate, unencrypted partition).",
+        'Reserved for LUKS encryption of the root partition; only false is accepted for now (docs/installer.md, "Encryption").',
       ),
     manual: z.boolean().default(true).describe('Offer manual partitioning besides "Erase disk".'),
     efi_mib: z

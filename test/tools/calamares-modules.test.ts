@@ -139,6 +139,7 @@ describe("Calamares job modules atomisodeploy and atomisoumount", () => {
       backend?: string;
       noStateVar?: boolean;
       noRun?: boolean;
+      luks?: boolean;
     } = {},
   ): Promise<Case> {
     const dir = join(work, `case-${++n}`);
@@ -210,7 +211,14 @@ describe("Calamares job modules atomisodeploy and atomisoumount", () => {
           uuid: "1111",
           claimed: true,
         },
-        { device, mountPoint: "/", fs: "ext4", uuid: "2222", claimed: true },
+        {
+          device,
+          mountPoint: "/",
+          fs: "ext4",
+          uuid: "2222",
+          claimed: true,
+          ...(o.luks ? { luksMapperName: "luks-3333", luksUuid: "3333" } : {}),
+        },
       ],
     };
     if (o.firmware !== "none") gs.firmwareType = o.firmware ?? "bios";
@@ -428,6 +436,15 @@ describe("Calamares job modules atomisodeploy and atomisoumount", () => {
     expect(debug.filter((l) => l.endsWith(" again")).map((l) => l.split(" ")[2])).toEqual(
       [...done].reverse(),
     );
+  });
+
+  it("refuses an encrypted root partition without running the backend", async () => {
+    const c = await makeCase({ luks: true });
+    const o = await runCase(c, { umount: false });
+    expect(o.deploy.result?.[0]).toBe("Encrypted partitions are not supported");
+    expect(o.deploy.result?.[1]).toContain("/dev/vda4 is encrypted");
+    expect(o.argv).toEqual([]);
+    expect(o.gsAfterDeploy.rootMountPoint).toBe(c.root);
   });
 
   it("explains a missing globalstorage key without running the backend", async () => {

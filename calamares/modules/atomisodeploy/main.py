@@ -177,6 +177,16 @@ def target_from_globalstorage():
     partitions = _gs_value("partitions")
     if not isinstance(partitions, list) or not partitions:
         raise _missing("partitions", "the list of partitions")
+    # Calamares names an encrypted partition's mapper in luksMapperName. No backend can make
+    # the installed system unlock it at boot yet (docs/installer.md), so stop before deploying.
+    encrypted = [p.get("device", "?") for p in partitions if isinstance(p, dict) and p.get("luksMapperName")]
+    if encrypted:
+        raise JobError(
+            "Encrypted partitions are not supported",
+            "{} {} encrypted, but this installer cannot yet set up a system that unlocks "
+            "encrypted partitions at boot. Go back to partitioning and create the partitions "
+            "without encryption.".format(", ".join(encrypted), "is" if len(encrypted) == 1 else "are"),
+        )
     roots = [p for p in partitions if isinstance(p, dict) and p.get("mountPoint") == "/"]
     if not roots or not roots[0].get("device"):
         raise JobError(
