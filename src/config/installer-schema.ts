@@ -59,17 +59,11 @@ const partition = z
       .min(1)
       .default(["none", "small"])
       .describe("Swap choices offered (swap partitions; the first is preselected)."),
-    // Kept as a key so that configs say it explicitly; true is refused until a backend can
-    // unlock a LUKS root at boot (cryptsetup in the image's initramfs, rd.luks.uuid, crypttab).
     encryption: z
       .boolean()
       .default(false)
-      .refine((on) => !on, {
-        message:
-          "LUKS encryption of the root is not supported yet: neither install backend sets up unlocking at boot, so the installed system would not find its root",
-      })
       .describe(
-        'Reserved for LUKS encryption of the root partition; only false is accepted for now (docs/installer.md, "Encryption").',
+        "Offer LUKS2 encryption of the root partition (Calamares' \"Encrypt system\", the answer file's encrypt); /boot stays separate and unencrypted. The image's initramfs must unlock it: cryptsetup, systemd-cryptsetup and dracut's crypt module.",
       ),
     manual: z.boolean().default(true).describe('Offer manual partitioning besides "Erase disk".'),
     efi_mib: z

@@ -22,7 +22,6 @@ const HINTS: Record<string, string> = {
   "product.id": 'e.g. "particleos"',
   "branding.sidebar_background": 'a colour like "#1f2a36"',
   "branding.sidebar_text": 'a colour like "#ffffff"',
-  "installer.partition.encryption": "set it to false or remove it",
 };
 
 export function formatPath(path: readonly PropertyKey[]): string {

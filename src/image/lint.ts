@@ -37,6 +37,9 @@ export interface LintReport {
   backend: Backend;
   /** Kernel release (the /usr/lib/modules folder), when exactly one kernel was found. */
   kernel?: string;
+  /** The image has systemd-cryptsetup, so its initramfs can unlock a LUKS root (dracut's
+   * crypt module needs it); the installer offers encryption only then. */
+  luks: boolean;
   size: number;
   ok: boolean;
 }
@@ -47,6 +50,9 @@ export const BOOTC_LABEL = "containers.bootc";
 /** Debian's signed boot chain; the installer uses it when both are there (Secure Boot). */
 const SIGNED_SHIM = "/usr/lib/shim/shimx64.efi.signed";
 const SIGNED_GRUB = "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed";
+
+/** Where Debian (and Fedora) put systemd-cryptsetup; without it no initramfs unlocks LUKS. */
+const SYSTEMD_CRYPTSETUP = ["/usr/lib/systemd/systemd-cryptsetup", "/usr/bin/systemd-cryptsetup"];
 
 /** Top-level folders that must be links into /var or /run on an atomic system. */
 export const WRITABLE_LINKS: ReadonlyArray<readonly [string, string]> = [
@@ -383,12 +389,16 @@ export async function lintTree(
     );
   }
 
+  let luks = false;
+  for (const path of SYSTEMD_CRYPTSETUP) if (isFile(await at(path))) luks = true;
+
   const errors = f.items.filter((x) => x.level === "error").length;
   const report: LintReport = {
     findings: f.items,
     errors,
     warnings: f.items.length - errors,
     backend,
+    luks,
     size: meta.size,
     ok: errors === 0,
   };
@@ -439,5 +449,5 @@ export function formatFinding(finding: Finding): string {
 export function formatSummary(subject: string, report: LintReport): string {
   const counts = `${report.errors} error(s), ${report.warnings} warning(s)`;
   if (!report.ok) return `${subject}: NOT installable (${counts})`;
-  return `${subject}: installable with the ${report.backend} backend (kernel ${report.kernel ?? "?"}, ${mib(report.size)} unpacked; ${counts})`;
+  return `${subject}: installable with the ${report.backend} backend (kernel ${report.kernel ?? "?"}, ${mib(report.size)} unpacked, LUKS root ${report.luks ? "can" : "cannot"} be unlocked; ${counts})`;
 }

@@ -31,6 +31,8 @@ export interface ImageLock {
   backend: "bootc" | "ostree";
   /** Kernel release found by the lint. */
   kernel?: string;
+  /** The lint found that the image can unlock a LUKS root (absent: not known). */
+  luks?: boolean;
   /** org.opencontainers.image.version, if the image has it. */
   version?: string;
   tlsVerify: boolean;
@@ -60,6 +62,7 @@ const lockSchema = z.strictObject({
     pushed: date,
     backend: z.enum(["bootc", "ostree"]),
     kernel: z.string().min(1).optional(),
+    luks: z.boolean().optional(),
     version: z.string().min(1).optional(),
     tls_verify: z.boolean(),
   }),
@@ -84,6 +87,7 @@ export function stringifyLock(lock: ImageLock): string {
     backend: lock.backend,
   };
   if (lock.kernel !== undefined) image.kernel = lock.kernel;
+  if (lock.luks !== undefined) image.luks = lock.luks;
   if (lock.version !== undefined) image.version = lock.version;
   image.tls_verify = lock.tlsVerify;
   return HEADER + stringify({ lock_version: LOCK_VERSION, image });
@@ -132,6 +136,7 @@ export function parseLock(text: string, file: string): ImageLock {
     tlsVerify: i.tls_verify,
   };
   if (i.kernel !== undefined) lock.kernel = i.kernel;
+  if (i.luks !== undefined) lock.luks = i.luks;
   if (i.version !== undefined) lock.version = i.version;
   return lock;
 }

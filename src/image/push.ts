@@ -30,6 +30,7 @@ export interface PushImageOptions {
   /** From the lint that cleared the image for pushing. */
   backend: Backend;
   kernel?: string;
+  luks?: boolean;
   /** For tests: when the push happened. */
   now?: Date;
 }
@@ -119,6 +120,7 @@ export async function pushImage(s: ImageSettings, o: PushImageOptions): Promise<
     tlsVerify: s.tlsVerify,
   };
   if (o.kernel !== undefined) lock.kernel = o.kernel;
+  if (o.luks !== undefined) lock.luks = o.luks;
   const version = info.labels["org.opencontainers.image.version"];
   if (version) lock.version = version;
   await writeLock(s.lockFile, lock);

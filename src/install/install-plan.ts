@@ -53,6 +53,8 @@ export interface InstallPlan {
     /** Root file system preselected / used by the unattended installer by default. */
     filesystem: "ext4" | "xfs" | "btrfs";
     filesystems: ("ext4" | "xfs" | "btrfs")[];
+    /** The root may be LUKS2-encrypted (the image's initramfs can unlock it). */
+    encryption: boolean;
   };
   users: { groups: string[]; sudoGroup: string; shell: string };
   requirements: { storageGiB: number; ramGiB: number };
@@ -100,6 +102,7 @@ export function renderInstallPlan(o: InstallPlanInput): InstallPlan {
       rootMinGiB: p.root_min_gib,
       filesystem: p.filesystem,
       filesystems: p.filesystems,
+      encryption: p.encryption,
     },
     users: {
       groups: o.installer.users.groups,

@@ -53,7 +53,18 @@ async function pinnedImage(loaded: LoadedConfig): Promise<ImageLock> {
       2,
     );
   }
-  return readLock(lockFileFor(loaded.file), { expectReference: image.reference });
+  const lock = await readLock(lockFileFor(loaded.file), { expectReference: image.reference });
+  if (loaded.config.installer.partition.encryption && lock.luks !== true) {
+    throw new AtomisoError(
+      "config-invalid",
+      `${loaded.file}: installer.partition.encryption is true, but ${lock.luks === false ? "the pinned image has no systemd-cryptsetup, so its initramfs cannot unlock an encrypted root" : "atomiso.lock does not say whether the pinned image can unlock an encrypted root (it predates that check)"}`,
+      lock.luks === false
+        ? "add cryptsetup and systemd-cryptsetup to the image (and dracut's crypt module to its initramfs), then `atomiso push`; or set encryption = false"
+        : "run `atomiso push` again to record it, or set encryption = false",
+      2,
+    );
+  }
+  return lock;
 }
 
 function planned<O>(

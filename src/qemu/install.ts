@@ -170,6 +170,8 @@ export interface InstalledBootOptions {
   password: string;
   /** Shell commands run after logging in; their output comes back in `output`. */
   commands: string[];
+  /** The root is LUKS-encrypted: type this at the initramfs' passphrase prompt. */
+  passphrase?: string;
   memoryMiB?: number;
   timeoutMs?: number;
 }
@@ -177,6 +179,8 @@ export interface InstalledBootOptions {
 export interface InstalledBoot {
   /** Seconds from power-on to the login prompt. */
   loginPromptSeconds: number;
+  /** Seconds from power-on to the passphrase prompt (encrypted roots only). */
+  passphrasePromptSeconds?: number;
   output: string;
   serialLog: string;
 }
@@ -199,7 +203,16 @@ export async function bootInstalled(o: InstalledBootOptions): Promise<InstalledB
       guest.serial.waitFor(re, { timeoutMs, signal: guest.signal, since });
     const input = guest.serialInput;
     if (!input) throw new Error("launchGuest returned no serial input");
-    await wait(/ login: $|login: *$/m, 0, o.timeoutMs ?? 15 * 60_000);
+    let since = 0;
+    let passphrasePromptSeconds: number | undefined;
+    if (o.passphrase !== undefined) {
+      // systemd-cryptsetup in the initramfs asks on /dev/console, the last console= (ttyS0).
+      await wait(/Please enter passphrase for disk[^\n]*: *$/m, 0, o.timeoutMs ?? 15 * 60_000);
+      passphrasePromptSeconds = Math.round((Date.now() - started) / 1000);
+      since = guest.serial.text().length;
+      await input.type(`${o.passphrase}\n`);
+    }
+    await wait(/ login: $|login: *$/m, since, o.timeoutMs ?? 15 * 60_000);
     const loginPromptSeconds = Math.round((Date.now() - started) / 1000);
     let mark = guest.serial.text().length;
     await input.type(`${o.user}\n`);
@@ -220,7 +233,12 @@ export async function bootInstalled(o: InstalledBootOptions): Promise<InstalledB
       )
       .replace(/\r/g, "")
       .replace(/^\s*\n/, "");
-    return { loginPromptSeconds, output, serialLog: guest.plan.serialLog };
+    return {
+      loginPromptSeconds,
+      ...(passphrasePromptSeconds !== undefined ? { passphrasePromptSeconds } : {}),
+      output,
+      serialLog: guest.plan.serialLog,
+    };
   } finally {
     await guest.stop();
   }

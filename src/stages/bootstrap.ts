@@ -55,6 +55,8 @@ export const BASE_PACKAGES = [
   "e2fsprogs",
   "xfsprogs",
   "btrfs-progs",
+  // LUKS2 for an encrypted root (unattended installs; KPMcore offers encryption only with it).
+  "cryptsetup",
   // The installers: the deploy backends (ostree; podman and skopeo for images with bootc),
   // the unattended installer and the Calamares job modules (python3), GPT tools (sfdisk).
   "ostree",

@@ -3,8 +3,9 @@
 // blank virtual disk and power off; then that disk boots alone and a login on its serial
 // console as the answer file's user shows an ostree deployment of the image. Two cases, run at
 // once (the Calamares path is the keyboard walk's, on both firmwares):
-//   - uefi: the example ISO with the image embedded; the installed disk boots on OVMF with
-//     Secure Boot on (the image ships Debian's signed shim and GRUB; its kernel is signed);
+//   - uefi: the example ISO with the image embedded and the root encrypted (LUKS2); the
+//     installed disk boots on OVMF with Secure Boot on (the image ships Debian's signed shim
+//     and GRUB; its kernel is signed), and the passphrase is typed at the initramfs' prompt;
 //   - bios-online: an ISO without the image ([image] payload = "online") pulls it at install
 //     time from a registry on the host's 127.0.0.1, reached only through a QEMU user-network
 //     forward (test/support/online-iso.ts).
@@ -29,24 +30,26 @@ import { stopRegistry } from "../support/registry.js";
 const USER = "ada";
 const PASSWORD = "lovelace-1815";
 const HOSTNAME = "particle-test";
+const PASSPHRASE = "atomic-particles-42";
 
 interface Case {
   name: string;
   firmware: Firmware;
   online: boolean;
+  encrypt: boolean;
 }
 const CASES: Case[] = [
-  { name: "uefi", firmware: "uefi", online: false },
-  { name: "bios-online", firmware: "bios", online: true },
+  { name: "uefi", firmware: "uefi", online: false, encrypt: true },
+  { name: "bios-online", firmware: "bios", online: true, encrypt: false },
 ];
 
-async function answer(): Promise<string> {
+async function answer(c: Case): Promise<string> {
   const { stdout } = await run(["openssl", "passwd", "-6", "-salt", "atomisotest", PASSWORD]);
   return `# Unattended install of the example image onto the test machine's virtio disk.
 [disk]
 device = "/dev/vda"
 wipe = true
-
+${c.encrypt ? `encrypt = true\npassphrase = "${PASSPHRASE}"\n` : ""}
 [user]
 name = "${USER}"
 full_name = "Ada Lovelace"
@@ -91,7 +94,7 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
           iso,
           firmware: c.firmware,
           target,
-          answerToml: await answer(),
+          answerToml: await answer(c),
           runDir: join(artifacts, "install"),
           memoryMiB: 3072,
           ...(online ? { guestForwards: online.guestForwards } : {}),
@@ -103,6 +106,9 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
         );
         expect(install.installedLine).toContain(`installed ParticleOS 0.1.0 (${lock.digest})`);
         expect(install.after).toBe("poweroff");
+        if (c.encrypt)
+          expect(serial).toMatch(/atomiso-install: encrypting \/dev\/vda\d \(root\) with LUKS2/);
+        expect(serial).not.toContain(PASSPHRASE);
         if (c.online) {
           expect(serial).toMatch(/checking that the registry serves the system image sha256:/);
           expect(serial).toMatch(/atomiso-progress 1 Downloading the system image/);
@@ -120,6 +126,7 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
           runDir: join(artifacts, "boot"),
           user: USER,
           password: PASSWORD,
+          ...(c.encrypt ? { passphrase: PASSPHRASE } : {}),
           // Short output lines, computed in the guest: long lines on a serial console can come
           // back with a character doubled where the terminal wraps them.
           commands: [
@@ -134,16 +141,18 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
             "grep -o 'LANG=.*' /etc/locale.conf",
             'echo "zone=$(readlink /etc/localtime)"',
             "test -d /sys/firmware/efi && echo firmware=efi || echo firmware=bios",
+            'echo "sysroot-dev=$(findmnt -n -o SOURCE /sysroot)"',
+            "grep -o 'rd[.]luks[.]uuid=[0-9a-f-]*' /proc/cmdline || echo rd.luks=none",
             // The kernel's own word on Secure Boot and lockdown, asked in the guest: the
             // serial log's early lines are not proof enough (one CI run's log lacked them).
-            `echo '${PASSWORD}' | sudo -S -p '' sh -c 'dmesg | grep -o -m1 "secureboot: Secure boot [a-z]*"; echo "lockdown=$(cat /sys/kernel/security/lockdown)"'`,
+            `echo '${PASSWORD}' | sudo -S -p '' sh -c 'dmesg | grep -o -m1 "secureboot: Secure boot [a-z]*"; echo "lockdown=$(cat /sys/kernel/security/lockdown)"; grep -o "^luks-[0-9a-f-]* UUID=[0-9a-f-]*" /etc/crypttab || echo crypttab=none'`,
           ],
         });
         // Diagnostics only: one CI run's serial log lacked the kernel's first lines.
         const bootLog = await readFile(booted.serialLog, "utf8");
         const banner = bootLog.includes("Linux version") ? "has" : "LACKS";
         console.log(
-          `[boot ${c.name}] login prompt after ${booted.loginPromptSeconds}s; serial log ${bootLog.length} chars, ${banner} the kernel banner`,
+          `[boot ${c.name}] ${booted.passphrasePromptSeconds !== undefined ? `passphrase prompt after ${booted.passphrasePromptSeconds}s, ` : ""}login prompt after ${booted.loginPromptSeconds}s; serial log ${bootLog.length} chars, ${banner} the kernel banner`,
         );
         const out = booted.output;
         expect(out).toContain(" ostree=/ostree/boot.");
@@ -161,6 +170,18 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
         expect(out).toMatch(
           new RegExp(`^firmware=${c.firmware === "uefi" ? "efi" : "bios"}$`, "m"),
         );
+        if (c.encrypt) {
+          // The root file system sits on the LUKS volume the initramfs opened, named as
+          // crypttab names it.
+          const uuid = /^rd\.luks\.uuid=([0-9a-f-]{36})$/m.exec(out)?.[1];
+          expect(uuid).toBeDefined();
+          expect(out).toMatch(new RegExp(`^sysroot-dev=/dev/mapper/luks-${uuid}$`, "m"));
+          expect(out).toMatch(new RegExp(`^luks-${uuid} UUID=${uuid}$`, "m"));
+        } else {
+          expect(out).toMatch(/^sysroot-dev=\/dev\/vda\d$/m);
+          expect(out).toMatch(/^rd\.luks=none$/m);
+          expect(out).toMatch(/^crypttab=none$/m);
+        }
         if (c.firmware === "uefi") {
           expect(out).toMatch(/^secureboot: Secure boot enabled$/m);
           expect(out).toMatch(/^lockdown=.*\[integrity\]/m);

@@ -16,6 +16,7 @@ export const LOCK: ImageLock = {
   pushed: new Date("2026-11-22T06:00:00.000Z"),
   backend: "ostree",
   kernel: "6.12.48+deb13-amd64",
+  luks: true,
   version: "0.1.0",
   tlsVerify: false,
 };

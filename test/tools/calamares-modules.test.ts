@@ -139,7 +139,10 @@ describe("Calamares job modules atomisodeploy and atomisoumount", () => {
       backend?: string;
       noStateVar?: boolean;
       noRun?: boolean;
-      luks?: boolean;
+      /** The root is encrypted, with this LUKS UUID ("" for none recorded). */
+      luks?: string;
+      /** A swap partition (Calamares' "small" swap), encrypted with this LUKS UUID if given. */
+      swap?: { luks?: string };
     } = {},
   ): Promise<Case> {
     const dir = join(work, `case-${++n}`);
@@ -217,8 +220,20 @@ describe("Calamares job modules atomisodeploy and atomisoumount", () => {
           fs: "ext4",
           uuid: "2222",
           claimed: true,
-          ...(o.luks ? { luksMapperName: "luks-3333", luksUuid: "3333" } : {}),
+          ...(o.luks !== undefined ? { luksMapperName: "luks-root", luksUuid: o.luks } : {}),
         },
+        ...(o.swap
+          ? [
+              {
+                device: device.replace(/4$/, "5"),
+                mountPoint: "",
+                fs: "linuxswap",
+                uuid: "5555-swap",
+                claimed: true,
+                ...(o.swap.luks ? { luksMapperName: "luks-swap", luksUuid: o.swap.luks } : {}),
+              },
+            ]
+          : []),
       ],
     };
     if (o.firmware !== "none") gs.firmwareType = o.firmware ?? "bios";
@@ -438,10 +453,44 @@ describe("Calamares job modules atomisodeploy and atomisoumount", () => {
     );
   });
 
-  it("refuses an encrypted root partition without running the backend", async () => {
-    const c = await makeCase({ luks: true });
+  it("passes encrypted partitions' LUKS UUIDs to the initramfs, records them in crypttab, and swaps on the opened swap", async () => {
+    const uuid = "0f4e2a52-7c1d-4b8e-9a3f-5d6c7b8a9e01";
+    const swap = "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+    const c = await makeCase({ luks: uuid, swap: { luks: swap } });
+    // The image's cryptsetup package ships a commented crypttab: its lines stay.
+    await writeFile(join(c.deployment, "etc/crypttab"), "# <target name> <source device>\n");
     const o = await runCase(c, { umount: false });
-    expect(o.deploy.result?.[0]).toBe("Encrypted partitions are not supported");
+    expect(o.deploy.result).toBeNull();
+    expect(o.argv).toEqual([
+      ...expectedArgv(c.root, "bios", "/dev/vda"),
+      "--karg",
+      `rd.luks.uuid=${uuid}`,
+      "--karg",
+      `rd.luks.uuid=${swap}`,
+    ]);
+    expect(await readFile(join(c.deployment, "etc/crypttab"), "utf8")).toBe(
+      `# <target name> <source device>\nluks-${uuid} UUID=${uuid} none luks,discard\nluks-${swap} UUID=${swap} none luks,discard\n`,
+    );
+    expect(await readFile(join(c.deployment, "etc/fstab"), "utf8")).toBe(
+      `/dev/mapper/luks-${swap} none swap defaults 0 0\n`,
+    );
+  });
+
+  it("adds a plain swap partition to the deployment's fstab, after the backend's lines", async () => {
+    const c = await makeCase({ swap: {} });
+    await writeFile(join(c.deployment, "etc/fstab"), "UUID=1111 /boot ext4 defaults 1 2\n");
+    const o = await runCase(c, { umount: false });
+    expect(o.deploy.result).toBeNull();
+    expect(await readFile(join(c.deployment, "etc/fstab"), "utf8")).toBe(
+      "UUID=1111 /boot ext4 defaults 1 2\nUUID=5555-swap none swap defaults 0 0\n",
+    );
+    expect(existsSync(join(c.deployment, "etc/crypttab"))).toBe(false);
+  });
+
+  it("refuses an encrypted partition whose LUKS UUID Calamares did not record", async () => {
+    const c = await makeCase({ luks: "" });
+    const o = await runCase(c, { umount: false });
+    expect(o.deploy.result?.[0]).toBe("Encrypted partition without a LUKS UUID");
     expect(o.deploy.result?.[1]).toContain("/dev/vda4 is encrypted");
     expect(o.argv).toEqual([]);
     expect(o.gsAfterDeploy.rootMountPoint).toBe(c.root);

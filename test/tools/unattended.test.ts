@@ -102,6 +102,7 @@ describe("unattended installer (atomiso-install)", () => {
       backend?: "bootc";
       online?: boolean;
       scripts?: string;
+      encryption?: boolean;
     } = {},
   ): InstallPlan {
     return {
@@ -129,6 +130,7 @@ describe("unattended installer (atomiso-install)", () => {
         rootMinGiB: 1,
         filesystem: "ext4",
         filesystems: ["ext4", "xfs", "btrfs"],
+        encryption: o.encryption ?? false,
       },
       users: { groups: ["users", "plugdev"], sudoGroup: "sudo", shell: "/bin/bash" },
       requirements: { storageGiB: o.storageGiB ?? 2, ramGiB: 1 },
@@ -226,6 +228,42 @@ describe("unattended installer (atomiso-install)", () => {
       expect(lines.at(-1)).toMatch(/^atomiso-error: the answer file .* has 8 problem\(s\)/);
       // A clear-text password is never echoed.
       expect(r.stderr + r.stdout).not.toMatch(/hunter2/);
+      await expectUntouched(loop);
+    });
+
+    // The encryption itself needs device-mapper, which these hosts lack: the boot tier's
+    // encrypted install proves it (test/boot/install.test.ts).
+    it("encryption the ISO does not offer, or without a usable passphrase (never echoed)", async () => {
+      const offered = { encryption: true };
+      const cases: [Answer, Parameters<typeof plan>[0], string, RegExp][] = [
+        [
+          { disk: { encrypt: true, passphrase: "correct horse battery" } },
+          {},
+          "disk.encrypt",
+          /built without encryption; .*\[installer\.partition\] encryption = true/,
+        ],
+        [{ disk: { encrypt: true } }, offered, "disk.passphrase", /missing \(encrypt = true\)/],
+        [
+          { disk: { encrypt: true, passphrase: "s3cret" } },
+          offered,
+          "disk.passphrase",
+          /shorter than 8 characters/,
+        ],
+        [
+          { disk: { passphrase: "correct horse battery" } },
+          offered,
+          "disk.passphrase",
+          /is given but encrypt is not true/,
+        ],
+      ];
+      for (const [change, o, key, message] of cases) {
+        const f = await files(loop, change, o);
+        const r = await installer(["check", "--answer", f.answer, "--plan", f.plan]);
+        expect(r.exitCode, key).toBe(2);
+        const line = r.stderr.split("\n").find((l) => l.startsWith(`${f.answer}: ${key}: `));
+        expect(line, key).toMatch(message);
+        expect(r.stderr + r.stdout).not.toMatch(/s3cret|correct horse/);
+      }
       await expectUntouched(loop);
     });
 

@@ -66,17 +66,6 @@ describe("config", () => {
     );
   });
 
-  it("refuses partition.encryption = true until a backend can unlock a LUKS root", async () => {
-    const text = (await readFile(example, "utf8")).replace(
-      "[installer.partition]\n",
-      "[installer.partition]\nencryption = true\n",
-    );
-    expect(text).toContain("encryption = true");
-    expect(() => parseConfig(text, "atomiso.toml")).toThrowError(
-      /installer\.partition\.encryption: LUKS encryption of the root is not supported yet[\s\S]*hint: set it to false/,
-    );
-  });
-
   it("reports TOML syntax errors with line and column", () => {
     expect(() => parseConfig("[product\nname = 1", "atomiso.toml")).toThrowError(
       /line 1, column \d+: not valid TOML/,

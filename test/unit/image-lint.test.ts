@@ -125,6 +125,15 @@ describe("lintTree", () => {
     ]);
   });
 
+  it("records whether the initramfs can unlock a LUKS root (systemd-cryptsetup)", async () => {
+    expect((await lint()).luks).toBe(false);
+    await put(root, "usr/lib/systemd/systemd-cryptsetup", "");
+    const report = await lint();
+    expect(report.luks).toBe(true);
+    expect(report.findings).toEqual([]);
+    expect(formatSummary("img", report)).toContain("LUKS root can be unlocked");
+  });
+
   it("chooses bootc when the image ships bootc, and then needs neither ostree nor GRUB", async () => {
     await put(root, "usr/bin/bootc", "");
     await unlink(join(root, "usr/bin/ostree"));
@@ -222,7 +231,7 @@ describe("lintTree", () => {
   it("summarises", async () => {
     const good = await lint();
     expect(formatSummary("img", good)).toBe(
-      `img: installable with the ostree backend (kernel ${KVER}, 500 MiB unpacked; 0 error(s), 0 warning(s))`,
+      `img: installable with the ostree backend (kernel ${KVER}, 500 MiB unpacked, LUKS root cannot be unlocked; 0 error(s), 0 warning(s))`,
     );
     await unlink(join(root, "usr/bin/ostree"));
     expect(formatSummary("img", await lint())).toBe(

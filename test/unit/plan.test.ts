@@ -23,7 +23,8 @@ async function withLock(lock: ImageLock | undefined, name: string): Promise<Load
   if (lock) await writeLock(join(work, name, "atomiso.lock"), lock);
   return loaded;
 }
-for (const d of ["pinned", "repinned", "other", "none"]) await mkdir(join(work, d));
+for (const d of ["pinned", "repinned", "other", "none", "noluks", "oldlock"])
+  await mkdir(join(work, d));
 
 describe("plan", async () => {
   const loaded = await withLock(LOCK, "pinned");
@@ -162,6 +163,29 @@ describe("plan", async () => {
     expect((err as AtomisoError).hint).toContain("--no-payload");
     const ids = (await planIso(none, { noPayload: true })).steps.map((s) => s.stage.definition.id);
     expect(ids).not.toContain("payload");
+  });
+
+  it("offers encryption only with an image that can unlock a LUKS root (the lint's finding in the lock)", async () => {
+    expect(loaded.config.installer.partition.encryption).toBe(true);
+    const ip = (
+      plan.steps.find((s) => s.stage.definition.id === "iso")?.stage.options as {
+        installPlan: InstallPlan;
+      }
+    ).installPlan;
+    expect(ip.layout.encryption).toBe(true);
+    const cannot = await planIso(await withLock({ ...LOCK, luks: false }, "noluks")).catch(
+      (e: unknown) => e,
+    );
+    expect(cannot).toBeInstanceOf(AtomisoError);
+    expect((cannot as AtomisoError).message).toMatch(
+      /installer\.partition\.encryption is true, but the pinned image has no systemd-cryptsetup/,
+    );
+    expect((cannot as AtomisoError).hint).toMatch(/set encryption = false/);
+    const { luks: _l, ...old } = LOCK;
+    await expect(planIso(await withLock(old, "oldlock"))).rejects.toThrow(/predates that check/);
+    const off = structuredClone(await withLock({ ...LOCK, luks: false }, "noluks"));
+    off.config.installer.partition.encryption = false;
+    await expect(planIso(off)).resolves.toBeDefined();
   });
 
   it("refuses a lock that pins another reference", async () => {

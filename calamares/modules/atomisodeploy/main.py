@@ -12,7 +12,8 @@
 # globalstorage rootMountPoint is switched to D. The atomisoumount job undoes all of this
 # before Calamares' umount module runs.
 #
-# Globalstorage read: rootMountPoint, firmwareType, partitions. Written: atomisoOriginalRoot,
+# Globalstorage read: rootMountPoint, firmwareType, partitions (luksUuid of encrypted ones:
+# rd.luks.uuid= and /etc/crypttab in the deployment). Written: atomisoOriginalRoot,
 # atomisoMounts (every mount made, in mount order), rootMountPoint (= D at the end).
 # Job configuration: plan (default /etc/atomiso/install.json), log (default
 # /var/log/atomiso/deploy.log).
@@ -177,16 +178,6 @@ def target_from_globalstorage():
     partitions = _gs_value("partitions")
     if not isinstance(partitions, list) or not partitions:
         raise _missing("partitions", "the list of partitions")
-    # Calamares names an encrypted partition's mapper in luksMapperName. No backend can make
-    # the installed system unlock it at boot yet (docs/installer.md), so stop before deploying.
-    encrypted = [p.get("device", "?") for p in partitions if isinstance(p, dict) and p.get("luksMapperName")]
-    if encrypted:
-        raise JobError(
-            "Encrypted partitions are not supported",
-            "{} {} encrypted, but this installer cannot yet set up a system that unlocks "
-            "encrypted partitions at boot. Go back to partitioning and create the partitions "
-            "without encryption.".format(", ".join(encrypted), "is" if len(encrypted) == 1 else "are"),
-        )
     roots = [p for p in partitions if isinstance(p, dict) and p.get("mountPoint") == "/"]
     if not roots or not roots[0].get("device"):
         raise JobError(
@@ -198,9 +189,63 @@ def target_from_globalstorage():
     return root, firmware, device, whole_disk(device)
 
 
+def luks_uuids():
+    """LUKS UUIDs of the encrypted partitions Calamares made (its luksUuid key), in order."""
+    uuids = []
+    for p in _gs_value("partitions") or []:
+        if isinstance(p, dict) and p.get("luksMapperName"):
+            uuid = p.get("luksUuid")
+            if not isinstance(uuid, str) or not re.fullmatch(r"[0-9a-fA-F-]{16,}", uuid):
+                raise JobError(
+                    "Encrypted partition without a LUKS UUID",
+                    "{} is encrypted, but the partitioning step did not record its LUKS UUID, so "
+                    "the installed system could not unlock it at boot.".format(p.get("device", "?")),
+                )
+            uuids.append(uuid.lower())
+    return uuids
+
+
+def swap_fstab_lines():
+    """fstab lines for the swap partitions Calamares made ("small"/"suspend" swap choices): the
+    backend's fstab names only /boot and /boot/efi. An encrypted swap is used through the
+    mapping rd.luks.uuid= opens (luks-<uuid>)."""
+    lines = []
+    for p in _gs_value("partitions") or []:
+        if not isinstance(p, dict) or p.get("fs") != "linuxswap":
+            continue
+        if p.get("luksMapperName") and p.get("luksUuid"):
+            lines.append("/dev/mapper/luks-{} none swap defaults 0 0".format(str(p["luksUuid"]).lower()))
+        elif p.get("uuid"):
+            lines.append("UUID={} none swap defaults 0 0".format(p["uuid"]))
+    return lines
+
+
+def add_swap(deployment):
+    lines = swap_fstab_lines()
+    if lines:
+        path = os.path.join(deployment, "etc", "fstab")
+        have = _read_lines(path) or []
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(have + [l for l in lines if l not in have]) + "\n")
+
+
+def write_crypttab(deployment, uuids):
+    """One crypttab line per encrypted partition, named as rd.luks.uuid= names it in the
+    initramfs (luks-<uuid>), so the booted system sees the same mapping it already has."""
+    if not uuids:
+        return
+    path = os.path.join(deployment, "etc", "crypttab")
+    names = {"luks-" + u for u in uuids}
+    lines = [l for l in _read_lines(path) or [] if not (l.split() and l.split()[0] in names)]
+    lines += ["luks-{0} UUID={0} none luks,discard".format(u) for u in uuids]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)
+
+
 # ---- the backend ----
 
-def backend_argv(plan, root, firmware, disk, log):
+def backend_argv(plan, root, firmware, disk, log, luks=()):
     name = "ostree-deploy" if plan["backend"] == "ostree" else "bootc-deploy"
     argv = [
         os.path.join(plan["scripts"], name),
@@ -214,7 +259,8 @@ def backend_argv(plan, root, firmware, disk, log):
         "--disk", disk,
         "--log", log,
     ]
-    for karg in plan["kargs"]:
+    # The initramfs asks for the passphrase of each encrypted partition named here.
+    for karg in list(plan["kargs"]) + ["rd.luks.uuid=" + u for u in luks]:
         argv += ["--karg", karg]
     return argv
 
@@ -520,6 +566,7 @@ def run():
         log = conf.get("log") or DEFAULT_LOG
         plan = read_plan(plan_path)
         root, firmware, device, disk = target_from_globalstorage()
+        luks = luks_uuids()
         libcalamares.utils.debug(
             "atomisodeploy: {} backend, root {} ({} on {}), firmware {}".format(plan["backend"], root, device, disk, firmware)
         )
@@ -527,12 +574,14 @@ def run():
         libcalamares.job.setprogress(0.0)
         if disk:
             fix_partition_types(disk)
-        run_backend(plan, backend_argv(plan, root, firmware, disk, log), log)
+        run_backend(plan, backend_argv(plan, root, firmware, disk, log, luks), log)
 
         _status = "Preparing the installed system"
         deployment, state_var = find_deployment(root, plan["stateroot"])
         libcalamares.utils.debug("atomisodeploy: deployment {}".format(deployment))
         copy_image_groups(deployment, list(plan["groups"]) + [plan["sudo_group"]])
+        write_crypttab(deployment, luks)
+        add_swap(deployment)
         ensure_var_targets(deployment, state_var)
 
         gs = libcalamares.globalstorage

@@ -178,6 +178,7 @@ export function registerImage(program: Command, globals: () => GlobalOptions): v
           reporter,
           backend: linted.report.backend,
           ...(linted.report.kernel ? { kernel: linted.report.kernel } : {}),
+          luks: linted.report.luks,
           ...(opts.authfile ? { authFile: opts.authfile } : {}),
         }),
       );

@@ -113,7 +113,6 @@ function partitionConf(i: InstallerConfig): Record<string, unknown> {
     defaultPartitionTableType: "gpt",
     defaultFileSystemType: p.filesystem,
     availableFileSystemTypes: p.filesystems,
-    // The schema accepts only false for now (no backend unlocks a LUKS root at boot).
     enableLuksAutomatedPartitioning: p.encryption,
     // /boot is deliberately unencrypted (ostree keeps kernels there); no warning about it.
     showNotEncryptedBootMessage: false,
