@@ -207,7 +207,7 @@ export async function bootInstalled(o: InstalledBootOptions): Promise<InstalledB
     let passphrasePromptSeconds: number | undefined;
     if (o.passphrase !== undefined) {
       // systemd-cryptsetup in the initramfs asks on /dev/console, the last console= (ttyS0).
-      await wait(/Please enter passphrase for disk[^\n]*: *$/m, 0, o.timeoutMs ?? 15 * 60_000);
+      await wait(/Please enter passphrase for disk /, 0, o.timeoutMs ?? 15 * 60_000);
       passphrasePromptSeconds = Math.round((Date.now() - started) / 1000);
       since = guest.serial.text().length;
       await input.type(`${o.passphrase}\n`);
