@@ -70,6 +70,11 @@ export interface MachineSpec {
    * for an online install. Without forwards the guest has no NIC at all.
    */
   guestForwards?: GuestForward[];
+  /**
+   * Adds a USB tablet, an absolute pointer: QMP "abs" events then put the X pointer at exact
+   * screen coordinates (a click on a widget found by OCR). The PS/2 mouse stays.
+   */
+  tablet?: boolean;
 }
 
 export interface GuestForward {
@@ -208,6 +213,7 @@ export function buildMachine(spec: MachineSpec): MachinePlan {
     "-rtc",
     "base=utc",
   ];
+  if (spec.tablet) argv.push("-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0");
   if (spec.serialSocket) argv.push("-S");
   if (spec.noReboot) argv.push("-no-reboot");
   if (spec.directKernel) {

@@ -36,10 +36,15 @@ export async function prepareForOcr(
   return encodePngGray(image);
 }
 
-/** Recognizes the text in a PNG screenshot. */
-export async function ocr(pngPath: string, options: OcrOptions = {}): Promise<string> {
+/** Runs tesseract on the prepared screenshot; `scale` is how much it was enlarged. */
+async function tesseract(
+  pngPath: string,
+  options: OcrOptions,
+  config: string[],
+): Promise<{ stdout: string; scale: number }> {
   let input = pngPath;
   let tempDir: string | undefined;
+  let scale = 1;
   try {
     let prepared: Buffer | undefined;
     try {
@@ -51,6 +56,7 @@ export async function ocr(pngPath: string, options: OcrOptions = {}): Promise<st
       tempDir = await mkdtemp(join(tmpdir(), "atomiso-ocr-"));
       input = join(tempDir, "input.png");
       await writeFile(input, prepared);
+      scale = options.upscale ?? 2;
     }
     const { stdout } = await run(
       [
@@ -61,18 +67,60 @@ export async function ocr(pngPath: string, options: OcrOptions = {}): Promise<st
         String(options.psm ?? 3),
         "-l",
         options.lang ?? "eng",
+        ...config,
       ],
       {
         timeoutMs: options.timeoutMs ?? 120_000,
         hint: "check that tesseract-ocr and tesseract-ocr-eng are installed (`atomiso doctor`)",
       },
     );
-    const text = stdout.replace(/\f/g, "").trimEnd();
-    if (options.textFile) await writeFile(options.textFile, `${text}\n`);
-    return text;
+    return { stdout, scale };
   } finally {
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
   }
+}
+
+/** Recognizes the text in a PNG screenshot. */
+export async function ocr(pngPath: string, options: OcrOptions = {}): Promise<string> {
+  const { stdout } = await tesseract(pngPath, options, []);
+  const text = stdout.replace(/\f/g, "").trimEnd();
+  if (options.textFile) await writeFile(options.textFile, `${text}\n`);
+  return text;
+}
+
+/** A recognized word and its box, in the screenshot's own pixels. */
+export interface OcrWord {
+  text: string;
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** The words of tesseract's TSV output (level 5 rows), their boxes divided by `scale`. */
+export function parseTesseractTsv(tsv: string, scale = 1): OcrWord[] {
+  const words: OcrWord[] = [];
+  for (const line of tsv.split("\n").slice(1)) {
+    const f = line.split("\t");
+    const text = f[11]?.trim();
+    if (f[0] !== "5" || !text) continue;
+    const [left, top, width, height] = f.slice(6, 10).map((n) => Math.round(Number(n) / scale));
+    if ([left, top, width, height].some((n) => n === undefined || Number.isNaN(n))) continue;
+    words.push({
+      text,
+      left: left as number,
+      top: top as number,
+      width: width as number,
+      height: height as number,
+    });
+  }
+  return words;
+}
+
+/** Recognizes the words of a screenshot with their positions (to click on one). */
+export async function ocrWords(pngPath: string, options: OcrOptions = {}): Promise<OcrWord[]> {
+  const { stdout, scale } = await tesseract(pngPath, options, ["tsv"]);
+  return parseTesseractTsv(stdout, scale);
 }
 
 /** A string (found case-insensitively, whitespace-insensitively) or a regular expression. */

@@ -255,6 +255,30 @@ export async function clickWherePointerIs(qmp: QmpClient): Promise<void> {
   await sleep(300);
 }
 
+/**
+ * Moves the pointer to (x, y) of a width × height screen and clicks there. Needs the guest's
+ * USB tablet (MachineSpec.tablet): QMP "abs" coordinates run from 0 to 0x7fff on each axis.
+ */
+export async function clickAt(
+  qmp: QmpClient,
+  x: number,
+  y: number,
+  screen: { width: number; height: number },
+): Promise<void> {
+  const scaled = (v: number, size: number) =>
+    Math.round((Math.min(Math.max(v, 0), size - 1) * 0x7fff) / (size - 1));
+  const abs = (axis: "x" | "y", value: number) => ({ type: "abs", data: { axis, value } });
+  const btn = (down: boolean) => ({ type: "btn", data: { down, button: "left" } });
+  await qmp.execute("input-send-event", {
+    events: [abs("x", scaled(x, screen.width)), abs("y", scaled(y, screen.height))],
+  });
+  await sleep(300);
+  await qmp.execute("input-send-event", { events: [btn(true)] });
+  await sleep(100);
+  await qmp.execute("input-send-event", { events: [btn(false)] });
+  await sleep(300);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Calamares' debug log on the serial console
 

@@ -7,12 +7,14 @@
 // SeaBIOS walks the example ISO, which carries the image; OVMF walks its online variant
 // (test/support/online-iso.ts), whose welcome page must find the registry through the guest's
 // only network path and whose deploy job pulls the image from it. With the unattended installs
-// (OVMF embedded, SeaBIOS online) every firmware meets both payloads.
+// (OVMF embedded, SeaBIOS online) every firmware meets both payloads. The SeaBIOS walk ticks
+// "Encrypt system" (clicked where OCR finds it, through a USB tablet: its mnemonic Alt+C is
+// also Cancel's) and types the passphrase at the installed system's initramfs prompt.
 // Screenshots, OCR text, serial log and the extracted Calamares log stay in
 // test-artifacts/walk/<firmware>/ (CI artifacts).
 
 import { constants } from "node:fs";
-import { copyFile, link, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, inject, it } from "vitest";
@@ -25,9 +27,12 @@ import { readLock } from "../../src/image/lock.js";
 import { createBlankDisk, DEFAULT_MARKER, type Firmware } from "../../src/qemu/index.js";
 import { bootInstalled } from "../../src/qemu/install.js";
 import { pressKeys, typeText } from "../../src/qemu/keys.js";
+import { ocrWords } from "../../src/qemu/ocr.js";
+import { pngSize } from "../../src/qemu/png.js";
 import {
   calamaresLogLines,
   calamaresLogReport,
+  clickAt,
   type Guest,
   launchGuest,
   type PageScreen,
@@ -47,16 +52,19 @@ interface WalkCase {
   firmware: Firmware;
   /** Walk the online ISO: the image is pulled from a registry at install time. */
   online: boolean;
+  /** Tick "Encrypt system" on the partition page (a LUKS2 root). */
+  encrypt: boolean;
 }
 const CASES: WalkCase[] = [
-  { firmware: "bios", online: false },
-  { firmware: "uefi", online: true },
+  { firmware: "bios", online: false, encrypt: true },
+  { firmware: "uefi", online: true, encrypt: false },
 ];
 const PRODUCT = "ParticleOS";
 const VERSION = "0.1.0";
 const FULL_NAME = "Test User";
 const LOGIN = "tester";
 const PASSWORD = "correct-horse-9";
+const PASSPHRASE = "particle-vault-7";
 
 /** Messages the users page shows for a field it does not accept. */
 const USERS_PAGE_COMPLAINTS = [
@@ -80,7 +88,7 @@ async function privateIso(iso: string, dir: string): Promise<string> {
 }
 
 describe.concurrent("keyboard walk through the Calamares installer", () => {
-  for (const { firmware, online } of CASES) {
+  for (const { firmware, online, encrypt } of CASES) {
     it(
       `${firmware}${online ? " (online ISO)" : ""}: welcome → location → keyboard → partitions → users → summary → install → login`,
       async () => {
@@ -115,6 +123,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             memoryMiB: 3072,
             runDir: artifacts,
             ...(registry ? { guestForwards: registry.guestForwards } : {}),
+            tablet: encrypt,
           });
           const g = guest;
           const page = (options: ScreenWaitOptions): Promise<PageScreen> =>
@@ -171,6 +180,30 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           });
           lap("partitions");
           expect(partitions.text).toMatch(/vda - 20(\.00)? GiB/);
+          if (encrypt) {
+            const word = (await ocrWords(partitions.png, { upscale: 3 })).find((w) =>
+              /^En.?crypt$/i.test(w.text),
+            );
+            if (!word) throw new Error(`no "Encrypt system" box found in ${partitions.png}`);
+            const screen = pngSize(await readFile(partitions.png));
+            await clickAt(g.qmp, word.left + word.width / 2, word.top + word.height / 2, screen);
+            // Ticked: the passphrase fields appear (with their placeholders), the box has focus.
+            await page({
+              name: "4-partitions-encrypt",
+              expect: ["Encrypt system", /\bPassphrase\b/, /Confirm passphrase/],
+              ocr: { upscale: 3 },
+            });
+            await pressKeys(g.qmp, "tab");
+            await typeText(g.qmp, PASSPHRASE);
+            await pressKeys(g.qmp, "tab");
+            await typeText(g.qmp, PASSPHRASE);
+            await page({
+              name: "4-partitions-passphrase",
+              expect: ["Encrypt system"],
+              reject: [/Confirm passphrase/],
+              ocr: { upscale: 3 },
+            });
+          }
 
           await pressKeys(g.qmp, "alt-n");
           // The full name field has the focus on arrival.
@@ -210,7 +243,9 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               /Create new \d+ ?MiB partition on \/dev\/vda.*entries boot/,
               /Create new \d+ ?MiB partition on \/dev\/vda.*entries root/,
               /Set up new ext4 partition with mount point \/boot\b/,
-              `Install ${PRODUCT} on new ext4 system partition`,
+              encrypt
+                ? new RegExp(`Install ${PRODUCT} on new \\S+ system partition`)
+                : `Install ${PRODUCT} on new ext4 system partition`,
               ...(firmware === "bios" ? [] : [/mount point \/boot\/efi/]),
             ],
             reject: firmware === "bios" ? [/\/boot\/efi/] : [],
@@ -304,6 +339,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           } else {
             expect(deployLog).toContain("--layout /run/live/medium/atomiso/payload");
           }
+          if (encrypt) expect(deployLog).toMatch(/--karg rd\.luks\.uuid=[0-9a-f-]{36}/);
           await guest.stop();
           guest = undefined;
 
@@ -313,8 +349,10 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             runDir: join(artifacts, "installed-boot"),
             user: LOGIN,
             password: PASSWORD,
+            ...(encrypt ? { passphrase: PASSPHRASE } : {}),
             // Short output lines (see test/boot/install.test.ts).
             commands: [
+              'echo "sysroot-dev=$(findmnt -n -o SOURCE /sysroot)"',
               "grep -o ' ostree=/ostree/boot[.][01]/particleos/' /proc/cmdline",
               "ostree admin status | grep -o '^[*] particleos'",
               'echo "user=$(id -un) groups=$(id -nG)"',
@@ -333,6 +371,11 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           expect(out).toMatch(new RegExp(`^user=${LOGIN} groups=.*\\bsudo\\b`, "m"));
           if (hostname) expect(out).toMatch(new RegExp(`^host=${hostname}$`, "m"));
           expect(out).toMatch(/^zone=.*America\/New_York$/m);
+          expect(out).toMatch(
+            encrypt
+              ? /^sysroot-dev=\/dev\/mapper\/luks-[0-9a-f-]{36}$/m
+              : /^sysroot-dev=\/dev\/vda\d$/m,
+          );
           expect(out).toMatch(
             new RegExp(`^image-reference=${reference.replace(/[.]/g, "\\.")}$`, "m"),
           );

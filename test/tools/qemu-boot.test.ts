@@ -9,6 +9,7 @@ import { AtomisoError } from "../../src/errors.js";
 import { createReporter } from "../../src/log/reporter.js";
 import { type BootOptions, type BootResult, bootIso } from "../../src/qemu/boot.js";
 import type { Firmware, Media } from "../../src/qemu/machine.js";
+import { ocrWords } from "../../src/qemu/ocr.js";
 import { isPng, pngSize } from "../../src/qemu/png.js";
 import { launchGuest } from "../../src/qemu/walk.js";
 import { run } from "../../src/tools/exec.js";
@@ -112,6 +113,15 @@ async function expectArtifacts(result: BootResult): Promise<void> {
   const txt = result.finalScreenshot.replace(/\.png$/, ".txt");
   expect(await readFile(txt, "utf8")).toContain("OCR PROBE");
   expect(result.ocrText).toContain("OCR PROBE");
+  // The words come with boxes on the screenshot: PROBE right of OCR, on the same line.
+  const words = await ocrWords(result.finalScreenshot);
+  const ocrWord = words.find((w) => w.text === "OCR");
+  const probe = words.find((w) => w.text === "PROBE");
+  if (!ocrWord || !probe) throw new Error(`no OCR PROBE words in ${JSON.stringify(words)}`);
+  const { width } = pngSize(await readFile(result.finalScreenshot));
+  expect(probe.left).toBeGreaterThan(ocrWord.left + ocrWord.width);
+  expect(probe.left + probe.width).toBeLessThanOrEqual(width);
+  expect(Math.abs(probe.top - ocrWord.top)).toBeLessThan(probe.height);
   // QEMU was stopped at the end.
   expect(await processesMentioning(result.runDir)).toEqual([]);
   expect(result.durations.totalMs).toBeLessThan(120_000);

@@ -167,11 +167,9 @@ describe("plan", async () => {
 
   it("offers encryption only with an image that can unlock a LUKS root (the lint's finding in the lock)", async () => {
     expect(loaded.config.installer.partition.encryption).toBe(true);
-    const ip = (
-      plan.steps.find((s) => s.stage.definition.id === "iso")?.stage.options as {
-        installPlan: InstallPlan;
-      }
-    ).installPlan;
+    const iso = plan.steps.find((s) => s.stage.definition.id === "iso");
+    if (!iso) throw new Error("no iso stage");
+    const ip = (iso.stage.options as { installPlan: InstallPlan }).installPlan;
     expect(ip.layout.encryption).toBe(true);
     const cannot = await planIso(await withLock({ ...LOCK, luks: false }, "noluks")).catch(
       (e: unknown) => e,

@@ -102,6 +102,13 @@ describe("buildMachine", () => {
     expect(argv).not.toContain("-no-reboot");
   });
 
+  it("adds a USB tablet (an absolute pointer) only when asked", () => {
+    expect(values(buildMachine(base).argv, "-device").join(" ")).not.toMatch(/usb/);
+    const devices = values(buildMachine({ ...base, tablet: true }).argv, "-device");
+    expect(devices).toContain("qemu-xhci,id=usb");
+    expect(devices).toContain("usb-tablet,bus=usb.0");
+  });
+
   it("uses OVMF with a per-run writable VARS copy for uefi", () => {
     const plan = buildMachine({ ...base, firmware: "uefi" });
     expect(plan.firmwareFiles).toEqual({

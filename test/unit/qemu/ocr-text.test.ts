@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { firmwareFromMarker, firmwareMode } from "../../../src/qemu/boot.js";
-import { checkScreenText, describePattern, textMatches } from "../../../src/qemu/ocr.js";
+import {
+  checkScreenText,
+  describePattern,
+  parseTesseractTsv,
+  textMatches,
+} from "../../../src/qemu/ocr.js";
 import {
   decodePngGray,
   encodePngGray,
@@ -10,6 +15,24 @@ import {
   pngSize,
   upscaleGray,
 } from "../../../src/qemu/png.js";
+
+describe("tesseract TSV", () => {
+  it("keeps the words (level 5) with their boxes scaled back to the screenshot", () => {
+    const tsv = [
+      "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext",
+      "1\t1\t0\t0\t0\t0\t0\t0\t3840\t2400\t-1\t",
+      "4\t1\t1\t1\t1\t0\t969\t1503\t300\t40\t-1\t",
+      "5\t1\t1\t1\t1\t1\t975\t1506\t144\t33\t96.5\tEncrypt",
+      "5\t1\t1\t1\t1\t2\t1131\t1506\t126\t42\t95.1\tsystem",
+      "5\t1\t1\t1\t1\t3\t1300\t1506\t10\t10\t0\t ",
+      "",
+    ].join("\n");
+    expect(parseTesseractTsv(tsv, 3)).toEqual([
+      { text: "Encrypt", left: 325, top: 502, width: 48, height: 11 },
+      { text: "system", left: 377, top: 502, width: 42, height: 14 },
+    ]);
+  });
+});
 
 describe("screen text checks", () => {
   const text = "Welcome to the\n  Debian   installer\nWaiting for 3 modules";
