@@ -179,6 +179,23 @@ export function meanLuminance(image: GrayImage): number {
   return image.pixels.length ? sum / image.pixels.length : 0;
 }
 
+/** How many pixels of a rectangle (clipped to the image) are darker than `below`. */
+export function darkPixels(
+  image: GrayImage,
+  rect: { left: number; top: number; width: number; height: number },
+  below = 96,
+): number {
+  let n = 0;
+  const x0 = Math.max(0, Math.round(rect.left));
+  const y0 = Math.max(0, Math.round(rect.top));
+  const x1 = Math.min(image.width, Math.round(rect.left + rect.width));
+  const y1 = Math.min(image.height, Math.round(rect.top + rect.height));
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) if ((image.pixels[y * image.width + x] ?? 255) < below) n++;
+  }
+  return n;
+}
+
 export function invertGray(image: GrayImage): GrayImage {
   return { ...image, pixels: image.pixels.map((p) => 255 - p) };
 }

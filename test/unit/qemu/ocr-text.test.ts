@@ -7,6 +7,7 @@ import {
   textMatches,
 } from "../../../src/qemu/ocr.js";
 import {
+  darkPixels,
   decodePngGray,
   encodePngGray,
   invertGray,
@@ -92,6 +93,15 @@ describe("png helpers", () => {
     expect(upscaleGray(image, 1)).toBe(image);
     expect(invertGray(image).pixels[0]).toBe(255);
     expect(meanLuminance({ width: 2, height: 1, pixels: Uint8Array.from([0, 100]) })).toBe(50);
+  });
+
+  it("counts the dark pixels of a rectangle, clipped to the image", () => {
+    // 3 × 2: a dark column at x = 1.
+    const image = { width: 3, height: 2, pixels: Uint8Array.from([255, 0, 200, 255, 50, 90]) };
+    expect(darkPixels(image, { left: 0, top: 0, width: 3, height: 2 })).toBe(3);
+    expect(darkPixels(image, { left: 1, top: 0, width: 1, height: 2 })).toBe(2);
+    expect(darkPixels(image, { left: 2, top: -5, width: 10, height: 10 }, 100)).toBe(1);
+    expect(darkPixels(image, { left: 5, top: 5, width: 2, height: 2 })).toBe(0);
   });
 
   it("rejects what is not a PNG", () => {
