@@ -173,12 +173,14 @@ describe("linting", () => {
     expect(result.report.findings).toEqual([]);
     expect(result.report).toMatchObject({ ok: true, backend: "ostree" });
     expect(result.report.kernel).toMatch(/^\d+\.\d+\.\d+.*-amd64$/);
+    // systemd-cryptsetup is in the image: its initramfs can unlock a LUKS root.
+    expect(result.report.luks).toBe(true);
     expect(result.image?.labels["dev.atomiso.backend"]).toBe("ostree");
 
     const { code, out } = await cli(["image", "lint", TAG]);
     expect(code).toBe(0);
     expect(out).toMatch(
-      /installable with the ostree backend \(kernel 6\.\d+.*-amd64, \d+ MiB unpacked; 0 error\(s\), 0 warning\(s\)\)/,
+      /installable with the ostree backend \(kernel 6\.\d+.*-amd64, \d+ MiB unpacked, LUKS root can be unlocked; 0 error\(s\), 0 warning\(s\)\)/,
     );
   });
 
@@ -297,6 +299,7 @@ describe("pushing and pinning", () => {
     expect(ok.out).toContain("pinned in");
     expect(lock.digest).toBe(await skopeoDigest(lock.reference, authFile));
     expect(lock.kernel).toMatch(/^6\./);
+    expect(lock.luks).toBe(true);
   });
 
   it("refuses to push an image that fails the lint", async () => {
