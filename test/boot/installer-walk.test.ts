@@ -214,12 +214,23 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             await typeText(g.qmp, PASSPHRASE);
           }
 
-          await pressKeys(g.qmp, "alt-n");
-          // The full name field has the focus on arrival.
-          await page({
-            name: "5-users-empty",
-            expect: ["What is your name?", "Choose a password"],
-          });
+          // The full name field has the focus on arrival. Next can be disabled for a while:
+          // once the passphrases match, Calamares computes the layout again (the root becomes
+          // LUKS2 in the preview). An extra press on the users page does nothing: its Next
+          // stays disabled until the fields are filled.
+          for (let attempt = 1; ; attempt++) {
+            await pressKeys(g.qmp, "alt-n");
+            try {
+              await page({
+                name: "5-users-empty",
+                expect: ["What is your name?", "Choose a password"],
+                timeoutMs: 30_000,
+              });
+              break;
+            } catch (err) {
+              if (attempt >= 4) throw err;
+            }
+          }
           await pressKeys(g.qmp, "ctrl-a");
           await typeText(g.qmp, FULL_NAME);
           await pressKeys(g.qmp, "tab ctrl-a"); // login name (Calamares suggested one)
