@@ -55,12 +55,20 @@ async function pinnedImage(loaded: LoadedConfig): Promise<ImageLock> {
   }
   const lock = await readLock(lockFileFor(loaded.file), { expectReference: image.reference });
   if (loaded.config.installer.partition.encryption && lock.luks !== true) {
+    const [why, fix] =
+      lock.luks === false
+        ? [
+            "the pinned image has no systemd-cryptsetup, so its initramfs cannot unlock an encrypted root",
+            "add cryptsetup and systemd-cryptsetup to the image (and dracut's crypt module to its initramfs), then `atomiso push`; or set encryption = false",
+          ]
+        : [
+            "atomiso.lock does not say whether the pinned image can unlock an encrypted root (it predates that check)",
+            "run `atomiso push` again to record it, or set encryption = false",
+          ];
     throw new AtomisoError(
       "config-invalid",
-      `${loaded.file}: installer.partition.encryption is true, but ${lock.luks === false ? "the pinned image has no systemd-cryptsetup, so its initramfs cannot unlock an encrypted root" : "atomiso.lock does not say whether the pinned image can unlock an encrypted root (it predates that check)"}`,
-      lock.luks === false
-        ? "add cryptsetup and systemd-cryptsetup to the image (and dracut's crypt module to its initramfs), then `atomiso push`; or set encryption = false"
-        : "run `atomiso push` again to record it, or set encryption = false",
+      `${loaded.file}: installer.partition.encryption is true, but ${why}`,
+      fix,
       2,
     );
   }

@@ -237,25 +237,6 @@ export async function waitForScreen(
 }
 
 /**
- * Clicks the left mouse button where the pointer is (after nudging it a few pixels, so the X
- * server has seen motion). The live session runs Calamares without a window manager, so its
- * window is never activated: keys still reach the focused widget, but Qt ignores mnemonics such
- * as Alt+N until the window is clicked once (Qt activates a window on a click when no window
- * manager does). X starts the pointer in the middle of the screen, which on the Calamares
- * welcome page is the (inert) welcome image.
- */
-export async function clickWherePointerIs(qmp: QmpClient): Promise<void> {
-  const rel = (axis: "x" | "y", value: number) => ({ type: "rel", data: { axis, value } });
-  const btn = (down: boolean) => ({ type: "btn", data: { down, button: "left" } });
-  await qmp.execute("input-send-event", { events: [rel("x", 2), rel("y", 2)] });
-  await sleep(300);
-  await qmp.execute("input-send-event", { events: [btn(true)] });
-  await sleep(100);
-  await qmp.execute("input-send-event", { events: [btn(false)] });
-  await sleep(300);
-}
-
-/**
  * Moves the pointer to (x, y) of a width × height screen and clicks there. Needs the guest's
  * USB tablet (MachineSpec.tablet): QMP "abs" coordinates run from 0 to 0x7fff on each axis.
  */
