@@ -154,7 +154,7 @@ run() {
 }
 
 # ---- checks both backends make ----
-# The arguments they share, in the order the caller most likely got wrong first.
+# The arguments both take; each backend then checks what is its own (--target-imgref's form, …).
 check_common_args() {
   local k
   [ -n "$layout$pull" ] || die "--layout (the OCI image layout on the installation medium) or --pull (the pinned registry reference) is required"
