@@ -6,8 +6,8 @@ import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AtomisoError } from "../errors.js";
 import { run } from "../tools/exec.js";
+import { type Guest, launchGuest } from "./guest.js";
 import type { DiskSpec, Firmware, GuestForward } from "./machine.js";
-import { type Guest, launchGuest } from "./walk.js";
 
 /** File system label of the small disk that carries the answer file. */
 export const ANSWER_LABEL = "ATOMISO-ANS";
