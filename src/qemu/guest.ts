@@ -9,6 +9,7 @@ import { prepareMachine } from "./prepare.js";
 import { QmpClient } from "./qmp.js";
 import { SerialLog } from "./serial.js";
 import { SerialInput } from "./serial-input.js";
+import { settleWithin } from "./timeout.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -72,7 +73,7 @@ export async function launchGuest(spec: GuestSpec): Promise<Guest> {
       if (proc.exitInfo === undefined) await qmp.quit(3000);
       qmp.close();
     }
-    await Promise.race([proc.exited, sleep(5000)]);
+    await settleWithin(proc.exited, 5000);
     await proc.stop(5000);
     if (socketDir) await rm(socketDir, { recursive: true, force: true });
   };
