@@ -1,6 +1,7 @@
 // Install-and-reboot in QEMU: boot the installer ISO with an answer file so the live system
-// installs unattended onto a virtual disk and powers off, then boot that disk alone, log in on
-// the serial console as the user the answer file created, and run a few commands there.
+// installs unattended onto a virtual disk (then it powers off, or the harness stops it: see
+// endLiveGuest), then boot that disk alone, log in on the serial console as the user the answer
+// file created, and run a few commands there.
 // Used by `atomiso test install` and the boot tier.
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
