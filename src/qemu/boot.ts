@@ -5,6 +5,7 @@ import { type Reporter, silentReporter } from "../log/reporter.js";
 import { hasCommand } from "../tools/exec.js";
 import { quoteArgv } from "../tools/shell-quote.js";
 import { describeExit } from "../tools/spawn.js";
+import { type Guest, launchGuest } from "./guest.js";
 import { type DiskSpec, FIRMWARES, type Firmware, MEDIAS, type Media } from "./machine.js";
 import {
   checkScreenText,
@@ -15,7 +16,6 @@ import {
   type TextPattern,
 } from "./ocr.js";
 import type { SerialLog } from "./serial.js";
-import { type Guest, launchGuest } from "./walk.js";
 
 /** What the live system prints on ttyS0 once the installer is up. */
 export const DEFAULT_MARKER = /ATOMISO-MARKER\s+calamares-running\b/;

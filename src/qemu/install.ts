@@ -1,13 +1,15 @@
 // Install-and-reboot in QEMU: boot the installer ISO with an answer file so the live system
-// installs unattended onto a virtual disk and powers off, then boot that disk alone, log in on
-// the serial console as the user the answer file created, and run a few commands there.
+// installs unattended onto a virtual disk (then it powers off, or the harness stops it: see
+// endLiveGuest), then boot that disk alone, log in on the serial console as the user the answer
+// file created, and run a few commands there.
 // Used by `atomiso test install` and the boot tier.
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AtomisoError } from "../errors.js";
 import { run } from "../tools/exec.js";
+import { type Guest, launchGuest } from "./guest.js";
 import type { DiskSpec, Firmware, GuestForward } from "./machine.js";
-import { type Guest, launchGuest } from "./walk.js";
+import { settleWithin } from "./timeout.js";
 
 /** File system label of the small disk that carries the answer file. */
 export const ANSWER_LABEL = "ATOMISO-ANS";
@@ -15,6 +17,37 @@ export const INSTALLED_LINE = /atomiso-install: installed .*/;
 const FAILED_LINE = /ATOMISO-MARKER unattended-failed.*|atomiso-error: .*/;
 /** The live system's last word before it reboots or powers off (installer-scripts/live/unattended). */
 const DONE_LINE = /ATOMISO-MARKER unattended-done after=(\w+)/;
+
+/** How long a live system that said after=poweroff may take to power the machine off. */
+export const POWEROFF_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * What the harness does once the live system has said "unattended-done after=<action>":
+ * - "wait-for-poweroff" (after = poweroff): the live system powers the machine off itself, and
+ *   that it does is part of what is tested.
+ * - "stop-guest" (after = reboot or none): the install is over (atomiso-install has unmounted
+ *   and synced the target before the marker), so the harness stops the live guest at once. A
+ *   reboot would start the live kernel again with the answer file, i.e. install a second time;
+ *   with none the live system would idle until a timeout.
+ */
+export type AfterInstallStep = "wait-for-poweroff" | "stop-guest";
+
+/** The action named by the live system's done marker, and what the harness does next. */
+export function afterInstallStep(markerLine: string): {
+  after: "poweroff" | "reboot" | "none";
+  step: AfterInstallStep;
+} {
+  const after = DONE_LINE.exec(markerLine)?.[1];
+  if (after === "poweroff") return { after, step: "wait-for-poweroff" };
+  if (after === "reboot" || after === "none") return { after, step: "stop-guest" };
+  throw new AtomisoError(
+    "boot-failed",
+    after === undefined
+      ? `not the live system's done marker: ${JSON.stringify(markerLine)}`
+      : `the live system reported after=${after}; only poweroff, reboot and none are known`,
+    "the ISO's installer-scripts/live/unattended and this atomiso do not match; rebuild the ISO with this atomiso",
+  );
+}
 
 export interface IsoBoot {
   kernel: string;
@@ -72,8 +105,10 @@ export interface InstallRun {
   seconds: number;
   /** The installer's "installed …" line. */
   installedLine: string;
-  /** What the live system did after the install, from its "done" marker (poweroff, reboot). */
-  after: string;
+  /** The answer file's install.after, from the live system's "done" marker. */
+  after: "poweroff" | "reboot" | "none";
+  /** True when the live system powered off by itself (after = poweroff); false when the harness stopped it. */
+  poweredOffByItself: boolean;
   /** "atomiso-memory: MemTotal … MiB, peak used … MiB", if the installer printed it. */
   memoryLine?: string;
   serialLog: string;
@@ -95,8 +130,8 @@ export interface UnattendedInstallOptions {
 
 /**
  * Boots the ISO's live kernel directly with atomiso.answer= added (the ISO's GRUB path is
- * proven by the boot tests), waits for the installer's "installed" line and for the guest to
- * power off.
+ * proven by the boot tests), waits for the installer's "installed" line and the "done" marker,
+ * then ends the live guest as the marker says (afterInstallStep).
  */
 export async function unattendedInstall(o: UnattendedInstallOptions): Promise<InstallRun> {
   await mkdir(o.runDir, { recursive: true });
@@ -121,45 +156,67 @@ export async function unattendedInstall(o: UnattendedInstallOptions): Promise<In
       ...(o.guestForwards ? { guestForwards: o.guestForwards } : {}),
     });
     const g = guest;
+    const timeoutMs = o.timeoutMs ?? 40 * 60_000;
+    // Whichever of "installed" and "failed" shows first, the other wait ends with it.
+    const settled = new AbortController();
+    const signal = AbortSignal.any([g.signal, settled.signal]);
     const outcome = await Promise.race([
-      g.serial.waitFor(INSTALLED_LINE, { timeoutMs: o.timeoutMs ?? 40 * 60_000, signal: g.signal }),
-      g.serial
-        .waitFor(FAILED_LINE, { timeoutMs: o.timeoutMs ?? 40 * 60_000, signal: g.signal })
-        .then((m) => {
-          throw new AtomisoError(
-            "boot-failed",
-            `the unattended install failed: ${m.line}\n${g.serial
-              .lastLines(30)
-              .map((l) => `    | ${l}`)
-              .join("\n")}`,
-            `the whole serial log is ${g.plan.serialLog}`,
-          );
-        }),
-    ]);
-    const done = await g.serial.waitFor(DONE_LINE, { timeoutMs: 5 * 60_000, signal: g.signal });
-    // The live system powers the machine off at the end (after = "poweroff").
-    const exited = await Promise.race([
-      g.proc.exited.then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), 5 * 60_000)),
-    ]);
-    if (!exited) {
-      throw new AtomisoError(
-        "boot-failed",
-        "the guest did not power off within 5 min after the install",
-        `see ${g.plan.serialLog}`,
-      );
-    }
+      g.serial.waitFor(INSTALLED_LINE, { timeoutMs, signal }),
+      g.serial.waitFor(FAILED_LINE, { timeoutMs, signal }).then((m) => {
+        throw new AtomisoError(
+          "boot-failed",
+          `the unattended install failed: ${m.line}\n${g.serial
+            .lastLines(30)
+            .map((l) => `    | ${l}`)
+            .join("\n")}`,
+          `the whole serial log is ${g.plan.serialLog}`,
+        );
+      }),
+    ]).finally(() => settled.abort("the other outcome was seen first"));
+    const ended = await endLiveGuest(g);
     const memory = /atomiso-memory: .*/.exec(g.serial.text())?.[0];
     return {
       seconds: Math.round((Date.now() - started) / 1000),
       installedLine: outcome.line,
-      after: done.match[1] ?? "",
+      after: ended.after,
+      poweredOffByItself: ended.step === "wait-for-poweroff",
       ...(memory ? { memoryLine: memory.trim() } : {}),
       serialLog: g.plan.serialLog,
     };
   } finally {
     await guest?.stop();
   }
+}
+
+/**
+ * After the "installed" line: waits for the done marker, then either waits for the live system
+ * to power off (after = poweroff) or stops the guest's CPUs at once and leaves guest.stop() to
+ * the caller (after = reboot or none).
+ */
+export async function endLiveGuest(
+  g: Guest,
+  options: { markerTimeoutMs?: number; poweroffTimeoutMs?: number } = {},
+): Promise<ReturnType<typeof afterInstallStep>> {
+  const done = await g.serial.waitFor(DONE_LINE, {
+    timeoutMs: options.markerTimeoutMs ?? 5 * 60_000,
+    signal: g.signal,
+  });
+  const next = afterInstallStep(done.line);
+  if (next.step === "stop-guest") {
+    // Paused before the live system's reboot can start it again; guest.stop() then quits QEMU.
+    if (g.proc.exitInfo === undefined) await g.qmp.execute("stop").catch(() => undefined);
+    return next;
+  }
+  const poweroffTimeoutMs = options.poweroffTimeoutMs ?? POWEROFF_TIMEOUT_MS;
+  const exited = await settleWithin(g.proc.exited, poweroffTimeoutMs);
+  if (!exited.settled) {
+    throw new AtomisoError(
+      "boot-failed",
+      `the live system said "unattended-done after=poweroff" but the guest did not power off within ${Math.round(poweroffTimeoutMs / 1000)} s`,
+      `see the last lines of ${g.plan.serialLog}`,
+    );
+  }
+  return next;
 }
 
 export interface InstalledBootOptions {

@@ -25,21 +25,19 @@ import {
   WAITING_FOR_MODULES,
 } from "../../src/cli/commands/test-boot.js";
 import { readLock } from "../../src/image/lock.js";
+import { calamaresLogLines, calamaresLogReport } from "../../src/qemu/calamares-log.js";
+import { type Guest, launchGuest } from "../../src/qemu/guest.js";
 import { createBlankDisk, DEFAULT_MARKER, type Firmware } from "../../src/qemu/index.js";
 import { bootInstalled } from "../../src/qemu/install.js";
 import { pressKeys, typeText } from "../../src/qemu/keys.js";
 import { ocrWords } from "../../src/qemu/ocr.js";
 import { darkPixels, decodePngGray, pngSize } from "../../src/qemu/png.js";
 import {
-  calamaresLogLines,
-  calamaresLogReport,
   clickAt,
-  type Guest,
-  launchGuest,
   type PageScreen,
   type ScreenWaitOptions,
   waitForScreen,
-} from "../../src/qemu/walk.js";
+} from "../../src/qemu/screen.js";
 import {
   EXAMPLE_PROFILE,
   ONLINE_REFERENCE,

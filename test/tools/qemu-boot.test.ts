@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AtomisoError } from "../../src/errors.js";
 import { createReporter } from "../../src/log/reporter.js";
 import { type BootOptions, type BootResult, bootIso } from "../../src/qemu/boot.js";
+import { launchGuest } from "../../src/qemu/guest.js";
 import type { Firmware, Media } from "../../src/qemu/machine.js";
 import { ocrWords } from "../../src/qemu/ocr.js";
 import { isPng, pngSize } from "../../src/qemu/png.js";
-import { launchGuest } from "../../src/qemu/walk.js";
 import { run } from "../../src/tools/exec.js";
 
 const repoDir = fileURLToPath(new URL("../..", import.meta.url));

@@ -141,6 +141,11 @@ export function registerTestBoot(program: Command, globals: () => GlobalOptions)
         );
         console.log(`${install.installedLine} (${install.seconds}s)`);
         if (install.memoryLine) console.log(install.memoryLine);
+        console.log(
+          install.poweredOffByItself
+            ? "the live system powered off (install.after = poweroff)"
+            : `install.after = ${install.after}: the live guest was stopped once the install was done`,
+        );
         console.log(`installed disk: ${target}`);
         if (!opts.user || !opts.password) return;
         const booted = await withInterruptHandling(() =>

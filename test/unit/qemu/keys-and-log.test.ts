@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { calamaresLogReport } from "../../../src/qemu/calamares-log.js";
 import { charToKeys, parseCombos, textToKeys } from "../../../src/qemu/keys.js";
-import { calamaresLogReport } from "../../../src/qemu/walk.js";
 
 describe("QEMU key codes", () => {
   it("types capitals and symbols with shift", () => {
