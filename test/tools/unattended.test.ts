@@ -35,6 +35,8 @@ import { makeTinyLayout } from "../support/tiny-layout.js";
 const repo = join(import.meta.dirname, "../..");
 const INSTALLER = join(repo, "installer-scripts/install/atomiso-install");
 const SCRIPTS = join(repo, "installer-scripts/deploy");
+/** Where the live system's dist-packages would have the atomiso_live package. */
+const PACKAGE_PATH = join(repo, "installer-scripts");
 const ANSWER = join(repo, "test/fixtures/unattended/answer.toml");
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -167,7 +169,11 @@ describe("unattended installer (atomiso-install)", () => {
     return run([INSTALLER, ...args], {
       okExitCodes: [0, 1, 2],
       timeoutMs: 120_000,
-      env: { ATOMISO_RUN_DIR: join(work, "run"), ATOMISO_FIRMWARE: o.firmware ?? "bios" },
+      env: {
+        ATOMISO_RUN_DIR: join(work, "run"),
+        ATOMISO_FIRMWARE: o.firmware ?? "bios",
+        PYTHONPATH: PACKAGE_PATH,
+      },
     });
   }
 
@@ -369,7 +375,10 @@ describe("unattended installer (atomiso-install)", () => {
           f.answer,
           f.plan,
         ]),
-        { okExitCodes: [0, 1, 2], env: { ATOMISO_RUN_DIR: join(work, "run") } },
+        {
+          okExitCodes: [0, 1, 2],
+          env: { ATOMISO_RUN_DIR: join(work, "run"), PYTHONPATH: PACKAGE_PATH },
+        },
       );
       expect(r.exitCode).toBe(1);
       expect(lastError(r)).toMatch(
