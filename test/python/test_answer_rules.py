@@ -54,6 +54,11 @@ class ZoneTest(unittest.TestCase):
         for tz in ("leapseconds", "Europe", "Asia/Tokyo"):
             self.assertIsNotNone(accounts.zone_problem(tz, self.z), tz)
 
+    def test_without_zoneinfo_only_the_form_is_checked(self):
+        missing = os.path.join(self.z, "nothing-here")
+        self.assertIsNone(accounts.zone_problem("Europe/Berlin", missing))
+        self.assertIsNotNone(accounts.zone_problem("../etc", missing))
+
     def test_image_zone(self):
         self.assertIsNone(accounts.image_zone_problem("UTC", image.Link("Etc/UTC")))
         self.assertIsNone(accounts.image_zone_problem("Europe/Berlin", TZIF))
