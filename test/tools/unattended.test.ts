@@ -540,40 +540,43 @@ describe("unattended installer (atomiso-install)", () => {
       },
     );
 
-    it("refuses a disk that is not the same disk any more after the payload check", async () => {
-      // The kernel name stays, the disk behind it changes (as when a USB disk is swapped, or
-      // a loop device re-attached) while the payload is verified: a verify-payload wrapper
-      // re-attaches the loop device to another image of the same size after verifying.
-      const swapped = await makeDisk("swap-a", 2 * GiB);
-      const other = join(work, "swap-b.img");
-      const fh = await open(other, "w");
-      await fh.truncate(2 * GiB);
-      await fh.close();
-      const scripts = join(work, "scripts-swapping");
-      await mkdir(scripts);
-      await symlink(join(SCRIPTS, "ostree-deploy"), join(scripts, "ostree-deploy"));
-      await writeFile(
-        join(scripts, "verify-payload"),
-        [
-          "#!/bin/bash",
-          `"${join(SCRIPTS, "verify-payload")}" "$@" || exit`,
-          `losetup --detach "${swapped}" && losetup "${swapped}" "${other}"`,
-          "",
-        ].join("\n"),
-        { mode: 0o755 },
-      );
-      const f = await files(swapped, {}, { scripts });
-      const r = await installer(["partition", "--answer", f.answer, "--plan", f.plan]);
-      expect(r.exitCode, r.stderr).toBe(1);
-      expect(lastError(r)).toMatch(
-        new RegExp(
-          `^atomiso-error: ${swapped} is no longer the disk that was checked \\(loop/backing_file .*swap-a\\.img -> .*swap-b\\.img\\); nothing was written`,
-        ),
-      );
-      expect(r.stdout).not.toMatch(/erasing/);
-      await expectUntouched(swapped);
-      expect((await firstBytes(other, MiB)).every((b) => b === 0)).toBe(true);
-    });
+    it.each(["partition", "run"])(
+      "%s: refuses a disk that is not the same disk any more after the payload check",
+      async (command) => {
+        // The kernel name stays, the disk behind it changes (as when a USB disk is swapped, or
+        // a loop device re-attached) while the payload is verified: a verify-payload wrapper
+        // re-attaches the loop device to another image of the same size after verifying.
+        const swapped = await makeDisk(`swap-a-${command}`, 2 * GiB);
+        const other = join(work, `swap-b-${command}.img`);
+        const fh = await open(other, "w");
+        await fh.truncate(2 * GiB);
+        await fh.close();
+        const scripts = join(work, `scripts-swapping-${command}`);
+        await mkdir(scripts);
+        await symlink(join(SCRIPTS, "ostree-deploy"), join(scripts, "ostree-deploy"));
+        await writeFile(
+          join(scripts, "verify-payload"),
+          [
+            "#!/bin/bash",
+            `"${join(SCRIPTS, "verify-payload")}" "$@" || exit`,
+            `losetup --detach "${swapped}" && losetup "${swapped}" "${other}"`,
+            "",
+          ].join("\n"),
+          { mode: 0o755 },
+        );
+        const f = await files(swapped, {}, { scripts });
+        const r = await installer([command, "--answer", f.answer, "--plan", f.plan]);
+        expect(r.exitCode, r.stderr).toBe(1);
+        expect(lastError(r)).toMatch(
+          new RegExp(
+            `^atomiso-error: ${swapped} is no longer the disk that was checked \\(loop/backing_file .*swap-a-${command}\\.img -> .*swap-b-${command}\\.img\\); nothing was written[^(]*$`,
+          ),
+        );
+        expect(r.stdout).not.toMatch(/erasing/);
+        await expectUntouched(swapped);
+        expect((await firstBytes(other, MiB)).every((b) => b === 0)).toBe(true);
+      },
+    );
 
     it("check on a good answer prints the plan and writes nothing", async () => {
       const f = await files(loop);
