@@ -6,9 +6,9 @@ from atomiso_live import gpt, kargs, mounts, proc
 class KargsTest(unittest.TestCase):
     GOOD = ["quiet", "console=ttyS0,115200n8", "rd.luks.uuid=0f4e-2a", "systemd.unit=multi-user.target",
             "root=UUID=1234", "video=1024x768@60", "init=/usr/lib/systemd/systemd", "8250.nr_uarts=4",
-            "module_blacklist=a,b", "foo=", "ip=10.0.0.2::10.0.0.1:255.255.255.0:host:eth0:off", "x=50%"]
+            "module_blacklist=a,b", "foo=", "path=~/x", "k" * 100 + "=v", "ip=10.0.0.2::10.0.0.1:255.255.255.0:host:eth0:off", "x=50%"]
     BAD = ["", "a b", "a\nb", "a;reboot", "a=$(id)", "a=${x}", "}", "{", "a='b'", 'a="b c"', "a=`id`",
-           "a|b", "a&b", "a>b", "#comment", "-x", "=v", "a=b\\c", "a\tb", "a\x00", "a=*", "k" * 65 + "=v", "a=" + "v" * 300]
+           "a|b", "a&b", "a>b", "#comment", "-x", "=v", "a=b\\c", "a\tb", "a\x00", "a=*", "a=(b)", "a=[b]", "a=!b", "a=?", "a=" + "v" * 300]
 
     def test_good(self):
         for k in self.GOOD:
