@@ -31,8 +31,11 @@ class MountinfoTest(unittest.TestCase):
             ("0:5", "my\\src", "/mnt/with space"),
         ])
 
-    def test_real_table_has_root(self):
-        self.assertIn("/", mounts.mount_points())
+    def test_real_table_has_proc(self):
+        # /proc, not /: in a chroot the root need not be a mount point.
+        self.assertIn("/proc", mounts.mount_points())
+        self.assertTrue(mounts.is_mount_point("/proc/"))
+        self.assertFalse(mounts.is_mount_point("/proc/self/fd"))
 
 
 class ProcTest(unittest.TestCase):
