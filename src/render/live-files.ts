@@ -23,8 +23,12 @@ export const LIVE_FILE_SOURCES = [
   "installer-scripts/live",
   "installer-scripts/deploy",
   "installer-scripts/install",
+  "installer-scripts/atomiso_live",
   "calamares/modules",
 ];
+/** The live-system Python package both installers import (Debian's python3 and Calamares'
+ * embedded interpreter both search dist-packages). */
+const PYTHON_PACKAGE = "usr/lib/python3/dist-packages/atomiso_live";
 
 function repoFile(source: string, target: string, mode = 0o644): RenderedFile {
   return { path: target, content: readFileSync(`${packageRoot}${source}`), mode };
@@ -59,6 +63,7 @@ function installerFiles(): RenderedFile[] {
     ...repoFolder("installer-scripts/install", "usr/lib/atomiso/install", (n) =>
       n.endsWith(".py") ? 0o644 : 0o755,
     ),
+    ...repoFolder("installer-scripts/atomiso_live", PYTHON_PACKAGE, () => 0o644),
     ...repoFolder("calamares/modules", CALAMARES_MODULES, () => 0o644),
     script("check-payload", "usr/libexec/atomiso/check-payload"),
     script("unattended", "usr/libexec/atomiso/unattended"),

@@ -2,15 +2,22 @@
 // index.json), so the real verify-payload accepts it: the payload of the installer tests.
 import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { run } from "../../src/tools/exec.js";
 
 function sha256(data: Buffer | string): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** A one-layer OCI image layout that verify-payload accepts; returns its manifest digest. */
-export async function makeTinyLayout(dir: string, work: string): Promise<string> {
+/**
+ * A one-layer OCI image layout that verify-payload accepts; returns its manifest digest.
+ * `files` (path in the image -> content) are added to the layer.
+ */
+export async function makeTinyLayout(
+  dir: string,
+  work: string,
+  files: Record<string, string | Buffer> = {},
+): Promise<string> {
   const blobs = join(dir, "blobs/sha256");
   await mkdir(blobs, { recursive: true });
   const blob = async (data: Buffer | string) => {
@@ -21,6 +28,10 @@ export async function makeTinyLayout(dir: string, work: string): Promise<string>
   const tree = join(work, "layer-tree");
   await mkdir(join(tree, "usr/lib"), { recursive: true });
   await writeFile(join(tree, "usr/lib/os-release"), "ID=tiny\n".repeat(300));
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(tree, path)), { recursive: true });
+    await writeFile(join(tree, path), content);
+  }
   const tar = join(work, "layer.tar");
   await run([
     "tar",
@@ -31,7 +42,7 @@ export async function makeTinyLayout(dir: string, work: string): Promise<string>
     tree,
     "--owner=0",
     "--group=0",
-    "usr",
+    ...new Set(["usr", ...Object.keys(files).map((p) => p.split("/")[0] ?? "usr")]),
   ]);
   const layerData = await readFile(tar);
   const layer = await blob(layerData);

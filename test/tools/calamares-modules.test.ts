@@ -180,11 +180,22 @@ describe("Calamares job modules atomisodeploy and atomisoumount", () => {
       payload: { mode: "embedded", layout: "/run/live/medium/atomiso/payload" },
       ostree: { stateroot: STATEROOT, ref: `atomiso/${STATEROOT}` },
       kargs: ["console=tty0", "console=ttyS0,115200"],
+      layout: {
+        table: "gpt",
+        biosBootMiB: 1,
+        efiMiB: 512,
+        bootMiB: 1024,
+        rootMinGiB: 8,
+        filesystem: "ext4",
+        filesystems: ["ext4"],
+        encryption: true,
+      },
       users: {
         groups: ["users", "audio", "docker", "nosuchgroup"],
         sudoGroup: "wheel",
         shell: "/bin/bash",
       },
+      requirements: { storageGiB: 12, ramGiB: 2 },
       scripts,
     };
     await writeFile(join(dir, "install.json"), JSON.stringify(plan, null, 2));
@@ -531,6 +542,7 @@ describe("atomisodeploy fixes the partition types Calamares leaves", () => {
         "import importlib.util, json, os, sys",
         "sys.dont_write_bytecode = True",
         `sys.path.insert(0, ${JSON.stringify(join(repo, "test/support/fake-libcalamares"))})`,
+        `sys.path.insert(1, ${JSON.stringify(join(repo, "installer-scripts"))})`,
         `spec = importlib.util.spec_from_file_location('m', ${JSON.stringify(join(repo, "calamares/modules/atomisodeploy/main.py"))})`,
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)",
         `m.fix_partition_types(${JSON.stringify(loop)})`,

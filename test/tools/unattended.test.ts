@@ -35,6 +35,8 @@ import { makeTinyLayout } from "../support/tiny-layout.js";
 const repo = join(import.meta.dirname, "../..");
 const INSTALLER = join(repo, "installer-scripts/install/atomiso-install");
 const SCRIPTS = join(repo, "installer-scripts/deploy");
+/** Where the live system's dist-packages would have the atomiso_live package. */
+const PACKAGE_PATH = join(repo, "installer-scripts");
 const ANSWER = join(repo, "test/fixtures/unattended/answer.toml");
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -167,7 +169,11 @@ describe("unattended installer (atomiso-install)", () => {
     return run([INSTALLER, ...args], {
       okExitCodes: [0, 1, 2],
       timeoutMs: 120_000,
-      env: { ATOMISO_RUN_DIR: join(work, "run"), ATOMISO_FIRMWARE: o.firmware ?? "bios" },
+      env: {
+        ATOMISO_RUN_DIR: join(work, "run"),
+        ATOMISO_FIRMWARE: o.firmware ?? "bios",
+        PYTHONPATH: PACKAGE_PATH,
+      },
     });
   }
 
@@ -176,7 +182,16 @@ describe("unattended installer (atomiso-install)", () => {
   beforeAll(async () => {
     work = await mkdtemp("/var/tmp/atomiso-unattended-");
     layout = join(work, "payload");
-    digest = await makeTinyLayout(layout, work);
+    // The image's own accounts and zone files: the answer file is checked against them
+    // before the disk is touched.
+    digest = await makeTinyLayout(layout, work, {
+      "etc/passwd":
+        "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n",
+      "etc/group": "root:x:0:\ndaemon:x:1:\n",
+      "usr/lib/group": "root:x:0:\nrender:x:990:\n",
+      "usr/share/zoneinfo/Europe/Berlin": await readFile("/usr/share/zoneinfo/Europe/Berlin"),
+      "usr/share/zoneinfo/Etc/UTC": await readFile("/usr/share/zoneinfo/Etc/UTC"),
+    });
     // The same layout with one byte of the layer blob changed.
     badLayout = join(work, "bad-payload");
     await run(["cp", "-a", "--", layout, badLayout]);
@@ -369,7 +384,10 @@ describe("unattended installer (atomiso-install)", () => {
           f.answer,
           f.plan,
         ]),
-        { okExitCodes: [0, 1, 2], env: { ATOMISO_RUN_DIR: join(work, "run") } },
+        {
+          okExitCodes: [0, 1, 2],
+          env: { ATOMISO_RUN_DIR: join(work, "run"), PYTHONPATH: PACKAGE_PATH },
+        },
       );
       expect(r.exitCode).toBe(1);
       expect(lastError(r)).toMatch(
@@ -377,6 +395,188 @@ describe("unattended installer (atomiso-install)", () => {
       );
       expect(await mountsUnder(work)).toEqual([]);
     });
+
+    // issue 11: everything in the answer file that can refuse is refused before the disk is
+    // touched (`partition` would write at once otherwise). Each case: exit 2, the key named,
+    // the disk's first MiB still zero and no partition.
+    const answerRefusals: [string, Answer, string, RegExp][] = [
+      // A user the image already has (its own passwd/group files, read from the payload).
+      [
+        "user in the image's /etc/passwd",
+        { user: { name: "daemon" } },
+        "user.name",
+        /"daemon" already exists in the image \(\/etc\/passwd \(user\)/,
+      ],
+      [
+        "group in the image's /usr/lib/group",
+        { user: { name: "render" } },
+        "user.name",
+        /"render" already exists in the image \(\/usr\/lib\/group \(group\)\)/,
+      ],
+      // Time zones that are not zones.
+      [
+        "leapseconds",
+        { system: { timezone: "leapseconds" } },
+        "system.timezone",
+        /"leapseconds" is not a known time zone/,
+      ],
+      [
+        "posixrules",
+        { system: { timezone: "posixrules" } },
+        "system.timezone",
+        /"posixrules" is not a known time zone/,
+      ],
+      [
+        "a zoneinfo directory",
+        { system: { timezone: "Europe" } },
+        "system.timezone",
+        /"Europe" is not a known time zone/,
+      ],
+      [
+        "a path out of zoneinfo",
+        { system: { timezone: "../../../etc/passwd" } },
+        "system.timezone",
+        /is not a time zone name/,
+      ],
+      [
+        "a zone table",
+        { system: { timezone: "zone1970.tab" } },
+        "system.timezone",
+        /is not a time zone name/,
+      ],
+      [
+        "a zone the image lacks",
+        { system: { timezone: "Asia/Tokyo" } },
+        "system.timezone",
+        /the image has no \/usr\/share\/zoneinfo\/Asia\/Tokyo/,
+      ],
+      // GECOS text.
+      [
+        "a comma in the full name",
+        { user: { full_name: "Liddell, Alice" } },
+        "user.full_name",
+        /contains ','/,
+      ],
+      [
+        "a colon in the full name",
+        { user: { full_name: "Alice:0:0" } },
+        "user.full_name",
+        /contains ':'/,
+      ],
+      [
+        "an escape sequence in the full name",
+        { user: { full_name: "Alice\u001b]0;owned\u0007" } },
+        "user.full_name",
+        /control or formatting character U\+001B/,
+      ],
+      [
+        "a newline in the full name",
+        { user: { full_name: "Alice\nroot" } },
+        "user.full_name",
+        /U\+000A/,
+      ],
+      [
+        "a bidi override in the full name",
+        { user: { full_name: "Alice\u202egnp.exe" } },
+        "user.full_name",
+        /U\+202E/,
+      ],
+      // Kernel arguments with GRUB or shell metacharacters.
+      [
+        "a newline in a kernel argument",
+        { install: { kargs: ["quiet\nmenuentry x {"] } },
+        "install.kargs[0]",
+        /is not a kernel argument/,
+      ],
+      [
+        "; in a kernel argument",
+        { install: { kargs: ["quiet;reboot"] } },
+        "install.kargs[0]",
+        /is not a kernel argument/,
+      ],
+      [
+        "$ in a kernel argument",
+        { install: { kargs: ["init=$root"] } },
+        "install.kargs[0]",
+        /is not a kernel argument/,
+      ],
+      [
+        "} in a kernel argument",
+        { install: { kargs: ["quiet}"] } },
+        "install.kargs[0]",
+        /is not a kernel argument/,
+      ],
+      [
+        "{ in a kernel argument",
+        { install: { kargs: ["a={b"] } },
+        "install.kargs[0]",
+        /is not a kernel argument/,
+      ],
+      [
+        "quotes in a kernel argument",
+        { install: { kargs: ['dyndbg="file x +p"'] } },
+        "install.kargs[0]",
+        /is not a kernel argument/,
+      ],
+      [
+        "a space in a kernel argument",
+        { install: { kargs: ["quiet splash"] } },
+        "install.kargs[0]",
+        /is not a kernel argument/,
+      ],
+    ];
+
+    it.each(answerRefusals)(
+      "refuses %s before the disk is touched",
+      async (_what, change, key, message) => {
+        const f = await files(loop, change);
+        const r = await installer(["partition", "--answer", f.answer, "--plan", f.plan]);
+        expect(r.exitCode, r.stderr).toBe(2);
+        const line = r.stderr.split("\n").find((l) => l.startsWith(`${f.answer}: ${key}: `));
+        expect(line, r.stderr).toMatch(message);
+        expect(lastError(r)).toMatch(/nothing was written/);
+        expect(r.stdout).not.toMatch(/erasing|partitioning/);
+        await expectUntouched(loop);
+      },
+    );
+
+    it.each(["partition", "run"])(
+      "%s: refuses a disk that is not the same disk any more after the payload check",
+      async (command) => {
+        // The kernel name stays, the disk behind it changes (as when a USB disk is swapped, or
+        // a loop device re-attached) while the payload is verified: a verify-payload wrapper
+        // re-attaches the loop device to another image of the same size after verifying.
+        const swapped = await makeDisk(`swap-a-${command}`, 2 * GiB);
+        const other = join(work, `swap-b-${command}.img`);
+        const fh = await open(other, "w");
+        await fh.truncate(2 * GiB);
+        await fh.close();
+        const scripts = join(work, `scripts-swapping-${command}`);
+        await mkdir(scripts);
+        await symlink(join(SCRIPTS, "ostree-deploy"), join(scripts, "ostree-deploy"));
+        await writeFile(
+          join(scripts, "verify-payload"),
+          [
+            "#!/bin/bash",
+            `"${join(SCRIPTS, "verify-payload")}" "$@" || exit`,
+            `losetup --detach "${swapped}" && losetup "${swapped}" "${other}"`,
+            "",
+          ].join("\n"),
+          { mode: 0o755 },
+        );
+        const f = await files(swapped, {}, { scripts });
+        const r = await installer([command, "--answer", f.answer, "--plan", f.plan]);
+        expect(r.exitCode, r.stderr).toBe(1);
+        expect(lastError(r)).toMatch(
+          new RegExp(
+            `^atomiso-error: ${swapped} is no longer the disk that was checked \\(loop/backing_file .*swap-a-${command}\\.img -> .*swap-b-${command}\\.img\\); nothing was written[^(]*$`,
+          ),
+        );
+        expect(r.stdout).not.toMatch(/erasing/);
+        await expectUntouched(swapped);
+        expect((await firstBytes(other, MiB)).every((b) => b === 0)).toBe(true);
+      },
+    );
 
     it("check on a good answer prints the plan and writes nothing", async () => {
       const f = await files(loop);

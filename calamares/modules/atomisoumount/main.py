@@ -9,13 +9,10 @@
 # reverse order (umount -R; lazily with a warning when busy), and restores rootMountPoint from
 # atomisoOriginalRoot. It is an emergency job (module.desc and its .conf say
 # `emergency: true`), so it also runs after a failed job, and it does nothing when nothing is
-# recorded. It never deletes anything.
-
-import os
-import re
-import subprocess
+# recorded. It never deletes anything. The mount table reading is atomiso_live.mounts.
 
 import libcalamares
+from atomiso_live import mounts
 
 
 def pretty_name():
@@ -27,42 +24,21 @@ def _gs_value(key):
     return gs.value(key) if gs.contains(key) else None
 
 
-def _unescape(field):
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
-def is_mount_point(path):
-    path = os.path.realpath(path)
-    with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        return any(_unescape(line.split(" ")[4]) == path for line in f if line.strip())
-
-
-def _cmd(argv):
-    r = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if r.returncode != 0:
-        out = (r.stderr or r.stdout).strip().splitlines()
-        return out[-1] if out else "exit status {}".format(r.returncode)
-    return None
-
-
 def run():
     gs = libcalamares.globalstorage
-    mounts = _gs_value("atomisoMounts")
-    if not isinstance(mounts, list):
-        mounts = []
+    recorded = _gs_value("atomisoMounts")
+    if not isinstance(recorded, list):
+        recorded = []
     left = []
-    for target in reversed([m for m in mounts if isinstance(m, str) and m]):
-        if not is_mount_point(target):
+    for dest in reversed([m for m in recorded if isinstance(m, str) and m]):
+        if not mounts.is_mount_point(dest):
             continue
-        why = _cmd(["umount", "-R", target])
+        why = mounts.unmount(dest, lambda m: libcalamares.utils.warning("atomisoumount: " + m))
         if why is None:
-            libcalamares.utils.debug("atomisoumount: unmounted {}".format(target))
-            continue
-        libcalamares.utils.warning("atomisoumount: {} is busy ({}); detaching it lazily".format(target, why))
-        why = _cmd(["umount", "-R", "-l", target])
-        if why is not None and is_mount_point(target):
-            left.append("{} ({})".format(target, why))
-    gs.insert("atomisoMounts", [m for m in mounts if isinstance(m, str) and m and is_mount_point(m)])
+            libcalamares.utils.debug("atomisoumount: unmounted {}".format(dest))
+        else:
+            left.append("{} ({})".format(dest, why))
+    gs.insert("atomisoMounts", [m for m in recorded if isinstance(m, str) and m and mounts.is_mount_point(m)])
 
     original = _gs_value("atomisoOriginalRoot")
     if isinstance(original, str) and original:
