@@ -1,6 +1,7 @@
 // Walks the real Calamares of the example ISO with the keyboard (QMP send-key), from the welcome
 // page to the summary, on SeaBIOS and OVMF: every page is screenshotted and OCRed, the partition
-// page must offer "Erase disk" with our layout, the summary must list the planned partitions,
+// page must pre-select nothing (Next does nothing there) and, once "Erase disk" is clicked, show
+// our layout, the summary must list the planned partitions,
 // and Calamares' own log (copied to the serial console by the live system) must hold no
 // configuration warnings or errors. The walk then installs (payload check, partitioning, the
 // atomisodeploy job, users), boots the installed disk and logs in as the user it created.
@@ -122,7 +123,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             memoryMiB: 3072,
             runDir: artifacts,
             ...(registry ? { guestForwards: registry.guestForwards } : {}),
-            tablet: encrypt,
+            tablet: true, // clicks: the Erase disk choice, the Encrypt system box
           });
           const g = guest;
           const page = (options: ScreenWaitOptions): Promise<PageScreen> =>
@@ -163,9 +164,36 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           lap("keyboard");
 
           await pressKeys(g.qmp, "alt-n");
-          // The "After:" preview with the layout's partitions (boot, root) is shown only once a
-          // choice is made; on a blank disk with initialPartitioningChoice "erase" that is Erase
-          // disk. OCR does not always read the "After:" label, so the legend is what counts.
+          // Nothing is pre-selected (initialPartitioningChoice "none": on a disk holding another
+          // system, a pre-selected Erase would delete it for a user who only presses Next).
+          const choices = await page({
+            name: "4-partitions-unchosen",
+            expect: ["Erase disk", "This will delete all data currently present"],
+            ocr: { upscale: 3 },
+            timeoutMs: 90_000,
+          });
+          // Next is disabled until a choice is made: pressing it leaves the page unchanged.
+          await pressKeys(g.qmp, "alt-n");
+          await new Promise((r) => setTimeout(r, 5000));
+          await page({
+            name: "4-partitions-next-disabled",
+            expect: ["Erase disk"],
+            reject: ["What is your name?"],
+            ocr: { upscale: 3 },
+          });
+          // Choose Erase disk: a click on its label, found by OCR (the tablet's absolute pointer).
+          const erase = (await ocrWords(choices.png, { upscale: 3 })).find(
+            (w, i, words) => w.text === "Erase" && /^disk/.test(words[i + 1]?.text ?? ""),
+          );
+          if (!erase) throw new Error(`no "Erase disk" label found in ${choices.png}`);
+          await clickAt(
+            g.qmp,
+            erase.left + erase.width / 2,
+            erase.top + erase.height / 2,
+            pngSize(await readFile(choices.png)),
+          );
+          // The "After:" preview with the layout's partitions (boot, root) is shown once a
+          // choice is made. OCR does not always read the "After:" label, so the legend counts.
           const partitions = await page({
             name: "4-partitions",
             expect: [

@@ -109,7 +109,7 @@ describe("calamares rendering", async () => {
       initialPartitioningChoice: string;
       defaultPartitionTableType: string;
     };
-    expect(partition.initialPartitioningChoice).toBe("erase");
+    expect(partition.initialPartitioningChoice).toBe("none");
     expect(partition.defaultPartitionTableType).toBe("gpt");
     expect(partition.efi).toMatchObject({ mountPoint: "/boot/efi", recommendedSize: "512MiB" });
     expect(

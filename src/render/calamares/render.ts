@@ -109,7 +109,10 @@ function partitionConf(i: InstallerConfig): Record<string, unknown> {
     drawNestedPartitions: false,
     alwaysShowPartitionLabels: true,
     allowManualPartitioning: p.manual,
-    initialPartitioningChoice: "erase",
+    // Nothing is pre-selected: Calamares applies this choice to whatever disk is shown, also
+    // one that holds Windows or another Linux, and "erase" would delete it for a user who only
+    // presses Next. The user picks Erase, Alongside, Replace or Manual; Next waits for it.
+    initialPartitioningChoice: "none",
     defaultPartitionTableType: "gpt",
     defaultFileSystemType: p.filesystem,
     availableFileSystemTypes: p.filesystems,
