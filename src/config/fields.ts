@@ -39,13 +39,13 @@ export function profilePath() {
     });
 }
 
-/** A dotted version such as "0.1.0" or "2.0~rc1": goes into file names, so no /, .., blanks. */
+/** A version such as "0.1.0" or "2.0-rc1": goes into file names and image tags, so no /, .., blanks. */
 export function versionToken() {
   return z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9.+~_-]{0,31}$/, {
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, {
       error:
-        'must be letters, digits and . + ~ _ - (at most 32, starting with a letter or digit), e.g. "1.0"',
+        'must be letters, digits and . _ - (at most 32, starting with a letter or digit; it is also the default image tag), e.g. "1.0"',
     })
     .refine((v) => !v.includes(".."), { error: 'must not contain ".."' });
 }

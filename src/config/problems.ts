@@ -131,7 +131,9 @@ function messageOf(issue: z.core.$ZodIssue): string {
       // ("Invalid string: must match pattern …") is replaced by what was expected.
       return `${issue.message.startsWith("Invalid string") ? `expected ${issue.format === "regex" && "pattern" in issue ? `a string matching ${String(issue.pattern)}` : `a valid ${issue.format}`}` : issue.message}, found ${describeValue(found)}`;
     default:
-      return found === undefined
+      // Custom refusals often quote the value already.
+      return found === undefined ||
+        (typeof found === "string" && issue.message.includes(JSON.stringify(found)))
         ? issue.message
         : `${issue.message}; found ${describeValue(found)}`;
   }
