@@ -329,13 +329,13 @@ const files = z
 
 export const configSchema = z
   .strictObject({
-    files: files.prefault({}),
     product,
     live: live.prefault({}),
     iso,
     branding: branding.prefault({}),
     installer: installerSchema.prefault({}),
     image: image.optional(),
+    files: files.prefault({}),
   })
   .describe("atomiso.toml: the description of one installer ISO.");
 
