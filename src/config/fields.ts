@@ -55,7 +55,7 @@ export function versionToken() {
  * blanks or control characters (they would add words to an apt sources line), no user name or
  * password (they would be readable by anyone with the ISO).
  */
-export function mediumUrl() {
+export function mediumUrl(options: { apt?: boolean } = {}) {
   return z
     .string()
     .max(2048)
@@ -77,6 +77,8 @@ export function mediumUrl() {
       }
       if (url.protocol !== "http:" && url.protocol !== "https:")
         ctx.addIssue(`expected an http:// or https:// URL, found the scheme "${url.protocol}"`);
+      else if (options.apt && text.includes("#"))
+        ctx.addIssue("must not contain # (apt reads the rest of a sources line as a comment)");
       else if (url.username || url.password)
         ctx.addIssue(
           "must not contain a user name or password: it would be written onto the ISO in clear",

@@ -45,7 +45,9 @@ const product = z
 
 const repository = z
   .strictObject({
-    uri: mediumUrl().describe('Repository base URI, e.g. "http://deb.example.org/debian".'),
+    uri: mediumUrl({ apt: true }).describe(
+      'Repository base URI, e.g. "http://deb.example.org/debian".',
+    ),
     suite: z.string().regex(debianName).describe("Suite (distribution) name of the repository."),
     components: z
       .array(z.string().regex(debianName))
@@ -73,7 +75,7 @@ const hooks = z
     "Customisation scripts, run as root inside the live root (chroot) with /dev, /proc, /sys and /run mounted.",
   );
 
-const debianMirror = mediumUrl()
+const debianMirror = mediumUrl({ apt: true })
   .default("http://deb.debian.org/debian")
   .describe("Debian mirror used by mmdebstrap.");
 const debianComponents = z

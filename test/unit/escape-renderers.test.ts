@@ -94,7 +94,7 @@ describe("hostile strings read back unchanged", () => {
       expect(cfg.echo).toEqual([`Loading ${name} installer...`]);
       for (const linux of cfg.linux) expect(linux.slice(-2)).toEqual(args);
     }
-  });
+  }, 60_000);
 
   it("the installer session's desktop entry: desktop-file-validate accepts it, Name reads back", () => {
     for (const name of HOSTILE_TEXT) {
@@ -112,7 +112,7 @@ describe("hostile strings read back unchanged", () => {
       expect(entry.Exec).toBe("/usr/libexec/atomiso/installer-session");
       expect(Object.keys(entry).sort()).toEqual(["Comment", "Exec", "Name", "Type"]);
     }
-  });
+  }, 60_000);
 
   it("os-release: Python's parser and sh read the same values back", () => {
     for (const name of HOSTILE_TEXT) {
@@ -132,7 +132,7 @@ describe("hostile strings read back unchanged", () => {
       expect(osRelease.HOME_URL).toBe("https://example.org/?a=1&b=$x");
       expect(osRelease.ID).toBe("x");
     }
-  });
+  }, 60_000);
 
   it("show.qml, stylesheet.qss and branding.desc: literals, rules and YAML read back", async () => {
     const benign = await calamares("Benign", "caption");
