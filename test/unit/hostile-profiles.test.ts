@@ -509,6 +509,21 @@ const CASES: Case[] = [
     refuse: "installer.users.shell",
   },
   { name: "live.hostname with ;", edit: set("live.hostname", "a;reboot"), refuse: "live.hostname" },
+  // The Calamares check (run by the validate command itself, not by loadConfig).
+  {
+    name: "installer without the users page",
+    edit: set("installer.pages", ["welcome", "partition", "summary"]),
+    refuse: "installer.pages",
+    message: /"users" is missing/,
+  },
+  {
+    name: "a root partition that cannot hold the image twice",
+    edit: (p) => {
+      p.installer.requirements = { image_gib: 10 };
+      p.installer.partition = { root_min_gib: 8 };
+    },
+    refuse: "installer.partition.root_min_gib",
+  },
   // Types: what was found and what was expected.
   {
     name: "product.name as a number",
