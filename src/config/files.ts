@@ -98,6 +98,36 @@ export async function imageTypeOf(path: string): Promise<ImageType | undefined> 
   }
 }
 
+/**
+ * Why a signing key file is not a public OpenPGP key, or undefined. It is copied
+ * world-readable into the live root, so a private key or any other file is refused.
+ */
+async function publicKeyProblem(path: string): Promise<string | undefined> {
+  const fh = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(65536);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const head = buf.subarray(0, bytesRead);
+    const text = head.toString("latin1");
+    if (/-----BEGIN PGP PRIVATE KEY BLOCK-----|PRIVATE KEY-----/.test(text))
+      return "holds a private key";
+    if (path.endsWith(".asc"))
+      return text.includes("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        ? undefined
+        : "is not an armored public key";
+    if (path.endsWith(".gpg")) {
+      // A binary keyring starts with a public-key packet: tag 6, old (0x98/0x99) or new (0xc6) format.
+      const tag = head[0] ?? 0;
+      return tag === 0x98 || tag === 0x99 || tag === 0xc6
+        ? undefined
+        : "is not a binary public key";
+    }
+    return "is neither .asc nor .gpg";
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The volume id of an ISO 9660 image (primary volume descriptor), or undefined. */
 export async function isoVolumeId(path: string): Promise<string | undefined> {
   const fh = await open(path, "r");
@@ -189,12 +219,18 @@ export async function checkFiles(config: Config, dir: string): Promise<Problem[]
 
   const checks: Promise<unknown>[] = [];
   config.live.repositories.forEach((repo, i) => {
+    const key = ["live", "repositories", i, "signed_by"];
     checks.push(
-      must(
-        ["live", "repositories", i, "signed_by"],
-        repo.signed_by,
-        "file",
-        "put the key file in the profile's folder",
+      must(key, repo.signed_by, "file", "put the key file in the profile's folder").then(
+        async (file) => {
+          const why = file ? await publicKeyProblem(file) : undefined;
+          if (why)
+            problem(
+              key,
+              `"${repo.signed_by}" ${why}; expected an OpenPGP public key (.asc armored or .gpg binary)`,
+              "export it with `gpg --export --armor <id> > repo.asc`",
+            );
+        },
       ),
     );
   });

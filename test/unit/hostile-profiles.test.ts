@@ -15,6 +15,7 @@ import { renderInstallPlan } from "../../src/install/install-plan.js";
 import { renderCalamares } from "../../src/render/calamares/render.js";
 import { renderGrubCfg } from "../../src/render/grub-cfg.js";
 import { renderLiveFiles } from "../../src/render/live-files.js";
+import { sourcesLine } from "../../src/stages/bootstrap.js";
 import {
   qssRules,
   readDesktopEntry,
@@ -86,7 +87,11 @@ const repo = (over: Record<string, unknown>) => (p: Profile) => {
     { uri: "http://deb.example.org/debian", suite: "trixie", signed_by: "key.asc", ...over },
   ];
 };
-const keyFile = async (dir: string) => writeFile(join(dir, "key.asc"), "-----BEGIN PGP-----\n");
+const keyFile = async (dir: string) =>
+  writeFile(
+    join(dir, "key.asc"),
+    "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQ==\n-----END PGP PUBLIC KEY BLOCK-----\n",
+  );
 
 const CASES: Case[] = [
   // Control characters and unprintable names (they reached grub.cfg, the .desktop file, os-release).
@@ -348,6 +353,28 @@ const CASES: Case[] = [
       p.branding.logo = "/etc/shadow";
     },
     refuse: "files.extra_roots[0]",
+  },
+  {
+    name: "signed_by holding a private key (copied world-readable)",
+    files: (d) => writeFile(join(d, "key.asc"), "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQ==\n"),
+    edit: repo({}),
+    refuse: "live.repositories[0].signed_by",
+    message: /private key/,
+  },
+  {
+    name: "signed_by that is not a key",
+    files: (d) => writeFile(join(d, "key.gpg"), "root:x:0:0::/root:/bin/sh\n"),
+    edit: repo({ signed_by: "key.gpg" }),
+    refuse: "live.repositories[0].signed_by",
+    message: /not a binary public key/,
+  },
+  {
+    name: "accepted: a repository with an armored public key and a query in its URI",
+    files: keyFile,
+    edit: repo({
+      uri: "https://deb.example.org/debian?x=1&y=%20",
+      components: ["main", "contrib"],
+    }),
   },
   // Outputs.
   {
@@ -702,6 +729,17 @@ async function readBack(file: string): Promise<void> {
   };
   if (c.installer.requirements.internet_check_url)
     expect(welcome.requirements.internetCheckUrl).toBe(c.installer.requirements.internet_check_url);
+
+  // apt's one-line sources format: [options], then URI, suite and components as words; # starts a comment.
+  for (const [i, r] of c.live.repositories.entries()) {
+    const line = sourcesLine({ ...r, keyFile: join(dir, r.signed_by) }, i);
+    const words = line
+      .split("#")[0]
+      ?.replace(/^deb \[[^\]]*\] /, "")
+      .trim()
+      .split(/\s+/);
+    expect(words).toEqual([r.uri, r.suite, ...r.components]);
+  }
 
   const lock = {
     backend: "ostree",
