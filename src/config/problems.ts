@@ -20,6 +20,10 @@ const HINTS: Record<string, string> = {
   "iso.volume_id": 'use upper case, e.g. "PARTICLEOS"; it is the label the medium gets',
   "iso.compression": "zstd is fast to build and boot; xz is smallest",
   "product.id": 'e.g. "particleos"',
+  "product.version": 'e.g. "1.0" or "2.0-rc1"',
+  "iso.kernel_args[]": 'one argument per entry, e.g. ["console=ttyS0,115200", "quiet"]',
+  "installer.kernel_args[]": 'one argument per entry, e.g. ["console=ttyS0,115200", "quiet"]',
+  "files.extra_roots[]": 'name a folder of your project, e.g. "../shared"',
   "branding.sidebar_background": 'a colour like "#1f2a36"',
   "branding.sidebar_text": 'a colour like "#ffffff"',
 };
