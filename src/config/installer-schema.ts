@@ -1,10 +1,13 @@
 // The [installer] section: what the Calamares installer asks and how it partitions. Every
 // option maps to Calamares 3.3 module keys (see docs/installer.md for the mapping).
 import { z } from "zod";
+import { kernelArgs, mediumUrl, printable, profilePath } from "./fields.js";
 
 export const PAGES = ["welcome", "locale", "keyboard", "partition", "users", "summary"] as const;
 export const FILESYSTEMS = ["ext4", "xfs", "btrfs"] as const;
 export const SWAP_CHOICES = ["none", "small", "suspend"] as const;
+/** A time zone region or zone name as in /usr/share/zoneinfo ("America", "Argentina/Salta"). */
+const TZ_PART = /^[A-Za-z0-9_+-]+(?:\/[A-Za-z0-9_+-]+)*$/;
 
 const requirements = z
   .strictObject({
@@ -22,9 +25,7 @@ const requirements = z
       .describe(
         "Size of the unpacked system image (GiB); the root partition must hold it twice (an upgrade keeps two deployments).",
       ),
-    internet_check_url: z
-      .string()
-      .regex(/^https?:\/\/[^\s/]+\S*$/, { error: "an http:// or https:// URL" })
+    internet_check_url: mediumUrl()
       .optional()
       .describe(
         'Online installs ([image] payload = "online") only: the URL the welcome page must reach before the install may start. Default: the registry\'s API root (http(s)://<registry>/v2/). Calamares counts only a successful response, so set this for a registry that answers /v2/ with 401 (ghcr.io, quay.io and Docker Hub do, even for anonymous pulls).',
@@ -34,10 +35,14 @@ const requirements = z
 
 const locale = z
   .strictObject({
-    region: z.string().min(1).default("America").describe("Preselected time zone region."),
+    region: z
+      .string()
+      .regex(TZ_PART, { error: 'a time zone region such as "Europe"' })
+      .default("America")
+      .describe("Preselected time zone region."),
     zone: z
       .string()
-      .min(1)
+      .regex(TZ_PART, { error: 'a time zone within the region such as "Berlin"' })
       .default("New_York")
       .describe("Preselected time zone within the region."),
   })
@@ -114,12 +119,23 @@ const users = z
       .describe("Let the user accept a password that fails the checks."),
     hostname_template: z
       .string()
-      .min(1)
+      .regex(/^(?:[A-Za-z0-9-]|\$\{(?:first|name|login|product|cpu)\})+$/, {
+        error:
+          "letters, digits, dashes and the placeholders ${first}, ${name}, ${login}, ${product}, ${cpu}",
+      })
+      .max(63)
       .optional()
       .describe(
         'Suggested hostname; Calamares fills ${first}, ${name}, ${login}, ${product}, ${cpu}. Default "<product.id>-${cpu}".',
       ),
-    shell: z.string().startsWith("/").default("/bin/bash").describe("Login shell of the new user."),
+    shell: z
+      .string()
+      .regex(/^(?:\/[A-Za-z0-9_.+-]+)+$/, { error: 'an absolute path such as "/bin/bash"' })
+      .refine((p) => !p.split("/").some((c) => c === "." || c === ".."), {
+        error: 'must not contain "." or ".." components',
+      })
+      .default("/bin/bash")
+      .describe("Login shell of the new user."),
   })
   .describe("The users page.");
 
@@ -136,8 +152,7 @@ export const installerSchema = z
     locale: locale.prefault({}),
     partition: partition.prefault({}),
     users: users.prefault({}),
-    kernel_args: z
-      .array(z.string().regex(/^[^\s]+$/, { error: "one argument per entry, without spaces" }))
+    kernel_args: kernelArgs()
       .default([])
       .describe(
         'Kernel arguments of the installed system, besides root=UUID=… and rw, e.g. ["console=tty0", "console=ttyS0,115200"].',
@@ -155,7 +170,9 @@ export type InstallerConfig = z.output<typeof installerSchema>;
 
 export const slideSchema = z
   .strictObject({
-    image: z.string().min(1).describe("Image file in the branding folder (PNG or JPEG)."),
-    caption: z.string().min(1).max(200).describe("Text shown under the image."),
+    image: profilePath()
+      .regex(/\.(?:png|jpe?g|svg)$/i, { error: "must be a .png, .jpg, .jpeg or .svg file" })
+      .describe("Image file in the branding folder (PNG, JPEG or SVG, checked by content)."),
+    caption: printable(200).describe("Text shown under the image."),
   })
   .describe("A slide of the installer's slideshow, shown while the system is installed.");

@@ -1,14 +1,13 @@
 // Reads atomiso.toml, validates it against the schema and checks the files it names, reporting
-// every problem in one pass. Loading never writes anything.
-import { constants } from "node:fs";
-import { access, readFile, stat } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+// every problem in one pass. Loading never writes anything. The installer's own checks (the
+// rendered Calamares configuration) are the commands' job: see render/calamares/validate.ts.
+import { readFile } from "node:fs/promises";
+import { basename, dirname, resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { z } from "zod";
 import { AtomisoError } from "../errors.js";
-import { validateCalamares } from "../render/calamares/validate.js";
-import { calamaresOptionsFor } from "./calamares-options.js";
-import { resolveFrom } from "./paths.js";
+import { unprintable } from "./fields.js";
+import { checkFiles } from "./files.js";
 import { formatPath, formatProblems, type Problem, problemsFromZod } from "./problems.js";
 import { type Config, configSchema } from "./schema.js";
 
@@ -54,6 +53,30 @@ function unwrap(node: z.ZodType): z.ZodType {
   }
 }
 
+function controlProblems(value: unknown, path: PropertyKey[]): Problem[] {
+  if (typeof value === "string") {
+    const bad = unprintable(value);
+    return bad
+      ? [
+          {
+            path: formatPath(path),
+            message: `contains the control character ${bad}; only printable text`,
+          },
+        ]
+      : [];
+  }
+  if (Array.isArray(value)) return value.flatMap((v, i) => controlProblems(v, [...path, i]));
+  if (value && typeof value === "object" && !(value instanceof Date)) {
+    return Object.entries(value).flatMap(([k, v]) => {
+      const bad = unprintable(k);
+      if (bad)
+        return [{ path: formatPath(path), message: `a key contains the control character ${bad}` }];
+      return controlProblems(v, [...path, k]);
+    });
+  }
+  return [];
+}
+
 /** Parses and validates TOML text; throws ConfigError listing every problem. */
 export function parseConfig(text: string, file: string): Config {
   let raw: unknown;
@@ -70,94 +93,15 @@ export function parseConfig(text: string, file: string): Config {
     }
     throw err;
   }
-  const result = configSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(file, problemsFromZod(result.error, keysAt));
+  // No control character anywhere, whatever the key: none of the targets can carry one.
+  const control = controlProblems(raw, []);
+  const result = configSchema.safeParse(raw, { reportInput: true });
+  if (!result.success || control.length > 0) {
+    const seen = new Set(control.map((p) => p.path));
+    const schema = result.success ? [] : problemsFromZod(result.error, keysAt);
+    throw new ConfigError(file, [...control, ...schema.filter((p) => !seen.has(p.path))]);
+  }
   return result.data;
-}
-
-async function checkFiles(config: Config, dir: string): Promise<Problem[]> {
-  const problems: Problem[] = [];
-  const must = async (
-    path: PropertyKey[],
-    value: string,
-    kind: "file" | "dir" | "exec",
-    hint: string,
-  ) => {
-    const abs = resolveFrom(dir, value);
-    try {
-      const s = await stat(abs);
-      if (kind === "dir" && !s.isDirectory()) throw new Error("not a directory");
-      if (kind !== "dir" && !s.isFile()) throw new Error("not a file");
-      if (kind === "exec") await access(abs, constants.X_OK);
-    } catch {
-      const what = kind === "dir" ? "folder" : kind === "exec" ? "executable file" : "file";
-      problems.push({
-        path: formatPath(path),
-        message: `${what} "${value}" not found (looked at ${abs})`,
-        hint,
-      });
-    }
-  };
-  const checks: Promise<void>[] = [];
-  config.live.repositories.forEach((repo, i) => {
-    checks.push(
-      must(
-        ["live", "repositories", i, "signed_by"],
-        repo.signed_by,
-        "file",
-        "put the key file next to atomiso.toml or give an absolute path",
-      ),
-    );
-  });
-  if (config.live.overlay) {
-    checks.push(
-      must(["live", "overlay"], config.live.overlay, "dir", "create the folder or remove the key"),
-    );
-  }
-  for (const phase of ["pre", "post"] as const) {
-    config.live.hooks[phase].forEach((hook, i) => {
-      checks.push(
-        must(["live", "hooks", phase, i], hook, "exec", `create the script and \`chmod +x\` it`),
-      );
-    });
-  }
-  checks.push(
-    must(
-      ["branding", "folder"],
-      config.branding.folder,
-      "dir",
-      "run `atomiso init` to get a starter branding folder",
-    ),
-  );
-  config.branding.slides.forEach((slide, i) => {
-    const image = join(resolveFrom(dir, config.branding.folder), slide.image);
-    checks.push(
-      must(
-        ["branding", "slides", i, "image"],
-        image,
-        "file",
-        "put the slide image in the branding folder",
-      ),
-    );
-  });
-  if (config.image) {
-    checks.push(
-      must(
-        ["image", "containerfile"],
-        config.image.containerfile,
-        "file",
-        "give the Containerfile's path relative to atomiso.toml",
-      ),
-      must(
-        ["image", "context"],
-        config.image.context,
-        "dir",
-        "give the build context folder relative to atomiso.toml",
-      ),
-    );
-  }
-  await Promise.all(checks);
-  return problems.sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /** Loads atomiso.toml from disk: syntax, schema and referenced files, all problems at once. */
@@ -183,11 +127,7 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
     if (!(err instanceof ConfigError)) throw err;
     problems = err.problems;
   }
-  if (config)
-    problems = [
-      ...(await checkFiles(config, dir)),
-      ...validateCalamares(calamaresOptionsFor(config, dir)),
-    ];
+  if (config) problems = await checkFiles(config, dir);
   if (problems.length > 0 || !config) throw new ConfigError(abs, problems);
   return { config, file: abs, dir };
 }

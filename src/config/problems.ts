@@ -20,6 +20,10 @@ const HINTS: Record<string, string> = {
   "iso.volume_id": 'use upper case, e.g. "PARTICLEOS"; it is the label the medium gets',
   "iso.compression": "zstd is fast to build and boot; xz is smallest",
   "product.id": 'e.g. "particleos"',
+  "product.version": 'e.g. "1.0" or "2.0-rc1"',
+  "iso.kernel_args[]": 'one argument per entry, e.g. ["console=ttyS0,115200", "quiet"]',
+  "installer.kernel_args[]": 'one argument per entry, e.g. ["console=ttyS0,115200", "quiet"]',
+  "files.extra_roots[]": 'name a folder of your project, e.g. "../shared"',
   "branding.sidebar_background": 'a colour like "#1f2a36"',
   "branding.sidebar_text": 'a colour like "#ffffff"',
 };
@@ -68,6 +72,77 @@ function levenshtein(a: string, b: string): number {
   return row[b.length] ?? 0;
 }
 
+/** How a TOML value is named in messages: its type, and the value itself when short. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (typeof value === "string") {
+    const shown = JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+    return `the string ${shown}`;
+  }
+  if (typeof value === "number")
+    return Number.isInteger(value) ? `the integer ${value}` : `the number ${value}`;
+  if (typeof value === "bigint") return `the integer ${value}`;
+  if (typeof value === "boolean") return `the boolean ${value}`;
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value instanceof Date) return "a date";
+  if (typeof value === "object" && value !== null) return "a table";
+  return typeof value;
+}
+
+const TOML_TYPE: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  int: "an integer",
+  boolean: "a boolean (true or false)",
+  array: "an array",
+  object: "a table",
+};
+
+/** What was expected and what was found, for every kind of refusal. */
+function messageOf(issue: z.core.$ZodIssue): string {
+  const found = "input" in issue ? issue.input : undefined;
+  switch (issue.code) {
+    case "invalid_type": {
+      const expected = TOML_TYPE[issue.expected] ?? issue.expected;
+      if (found === undefined) return `is required (expected ${expected})`;
+      return `expected ${expected}, found ${describeValue(found)}`;
+    }
+    case "invalid_value":
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, found ${describeValue(found)}`;
+    case "too_small":
+    case "too_big": {
+      const bound = issue.code === "too_small" ? issue.minimum : issue.maximum;
+      const rel =
+        issue.code === "too_small"
+          ? issue.inclusive === false
+            ? "more than"
+            : "at least"
+          : issue.inclusive === false
+            ? "less than"
+            : "at most";
+      const unit =
+        issue.origin === "string"
+          ? " characters"
+          : issue.origin === "array" || issue.origin === "set"
+            ? " entries"
+            : "";
+      const size =
+        typeof found === "string" || Array.isArray(found) ? ` (${found.length}${unit})` : "";
+      return `expected ${rel} ${String(bound)}${unit}, found ${describeValue(found)}${size}`;
+    }
+    case "invalid_format":
+      // The schema's own messages say what is expected ("must be …"); zod's generic one
+      // ("Invalid string: must match pattern …") is replaced by what was expected.
+      return `${issue.message.startsWith("Invalid string") ? `expected ${issue.format === "regex" && "pattern" in issue ? `a string matching ${String(issue.pattern)}` : `a valid ${issue.format}`}` : issue.message}, found ${describeValue(found)}`;
+    default:
+      // Custom refusals often quote the value already.
+      return found === undefined ||
+        (typeof found === "string" && issue.message.includes(JSON.stringify(found)))
+        ? issue.message
+        : `${issue.message}; found ${describeValue(found)}`;
+  }
+}
+
 /** Known keys of the object schema at a path, for "did you mean" hints. */
 export type KeysAt = (path: readonly PropertyKey[]) => string[];
 
@@ -88,9 +163,8 @@ export function problemsFromZod(error: z.ZodError, keysAt: KeysAt): Problem[] {
       continue;
     }
     const path = formatPath(issue.path);
-    let message = issue.message;
-    if (issue.code === "invalid_type" && issue.input === undefined) message = "is required";
     const hint = hintFor(path);
+    const message = messageOf(issue);
     problems.push(hint ? { path, message, hint } : { path, message });
   }
   return problems;

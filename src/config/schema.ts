@@ -3,7 +3,16 @@
 // generated reference (docs/config.md). Paths are relative to the directory of atomiso.toml.
 import { z } from "zod";
 import { parseReference } from "../oci/reference.js";
+import {
+  kernelArgs,
+  mediumUrl,
+  printable,
+  profilePath,
+  taggedReference,
+  versionToken,
+} from "./fields.js";
 import { installerSchema, slideSchema } from "./installer-schema.js";
+import { liveUserProblem } from "./system-accounts.js";
 
 const debianName = /^[a-z0-9][a-z0-9+.-]+$/;
 const hostname = /^(?=.{1,63}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -13,13 +22,9 @@ export const SUITES = ["trixie", "forky", "sid", "testing", "unstable"] as const
 
 const product = z
   .strictObject({
-    name: z
-      .string()
-      .min(1)
-      .max(64)
-      .describe(
-        "Product name shown in the installer, the GRUB menu and the live system's os-release.",
-      ),
+    name: printable(64).describe(
+      "Product name shown in the installer, the GRUB menu and the live system's os-release.",
+    ),
     id: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, {
@@ -29,42 +34,40 @@ const product = z
       .describe(
         "Machine-friendly product id: the Calamares branding component name and the default ISO file name.",
       ),
-    version: z
-      .string()
-      .min(1)
-      .max(32)
+    version: versionToken()
       .default("0.1.0")
       .describe("Product version shown in the installer and written into the ISO file name."),
-    url: z.url().optional().describe("Product home page, shown on the installer's welcome page."),
+    url: mediumUrl()
+      .optional()
+      .describe("Product home page, shown on the installer's welcome page."),
   })
   .describe("What is being installed.");
 
 const repository = z
   .strictObject({
-    uri: z.url().describe('Repository base URI, e.g. "http://deb.example.org/debian".'),
+    uri: mediumUrl({ apt: true }).describe(
+      'Repository base URI, e.g. "http://deb.example.org/debian".',
+    ),
     suite: z.string().regex(debianName).describe("Suite (distribution) name of the repository."),
     components: z
       .array(z.string().regex(debianName))
       .min(1)
       .default(["main"])
       .describe("Components to enable."),
-    signed_by: z
-      .string()
-      .min(1)
-      .describe(
-        "OpenPGP key file (.asc or .gpg) that signs the repository; copied to /etc/apt/keyrings before apt first runs.",
-      ),
+    signed_by: profilePath().describe(
+      "OpenPGP key file (.asc or .gpg) that signs the repository; copied to /etc/apt/keyrings before apt first runs.",
+    ),
   })
   .describe("An extra apt repository for the live system.");
 
 const hooks = z
   .strictObject({
     pre: z
-      .array(z.string().min(1))
+      .array(profilePath())
       .default([])
       .describe("Scripts run in the live root's chroot before atomiso's live configuration."),
     post: z
-      .array(z.string().min(1))
+      .array(profilePath())
       .default([])
       .describe("Scripts run in the live root's chroot after atomiso's live configuration."),
   })
@@ -72,8 +75,7 @@ const hooks = z
     "Customisation scripts, run as root inside the live root (chroot) with /dev, /proc, /sys and /run mounted.",
   );
 
-const debianMirror = z
-  .url()
+const debianMirror = mediumUrl({ apt: true })
   .default("http://deb.debian.org/debian")
   .describe("Debian mirror used by mmdebstrap.");
 const debianComponents = z
@@ -114,11 +116,15 @@ const live = z
       .regex(username, {
         error: "must be a valid user name (lowercase, starting with a letter or _)",
       })
+      .superRefine((name, ctx) => {
+        const problem = liveUserProblem(name);
+        if (problem) ctx.addIssue(problem);
+      })
       .default("live")
-      .describe("Live user: logged in automatically by SDDM, may use sudo without a password."),
-    overlay: z
-      .string()
-      .min(1)
+      .describe(
+        "Live user: a new unprivileged account (never root nor a system account of the live root), logged in automatically by SDDM, may use sudo without a password.",
+      ),
+    overlay: profilePath()
       .optional()
       .describe("Folder whose files are copied into the live root (like archiso's airootfs)."),
     hooks: hooks.prefault({}),
@@ -131,11 +137,12 @@ const iso = z
       .string()
       .regex(/^[A-Z0-9_-]{1,32}$/, { error: "must be 1 to 32 characters of A-Z, 0-9, _ and -" })
       .describe("ISO 9660 volume id (label) of the image."),
-    output: z
-      .string()
-      .min(1)
+    output: profilePath()
+      .refine((p) => p.endsWith(".iso"), { error: 'must end in ".iso"' })
       .optional()
-      .describe('Where to write the ISO; default "out/<product.id>-<product.version>.iso".'),
+      .describe(
+        'Where to write the ISO; default "out/<product.id>-<product.version>.iso". An existing file there is replaced only if it is an ISO with this volume_id (one atomiso wrote); never in a system folder.',
+      ),
     compression: z
       .enum(["zstd", "xz", "gzip", "lz4"])
       .default("zstd")
@@ -148,10 +155,11 @@ const iso = z
       .describe(
         "Compression level (zstd 1-22, default 15; gzip 1-9). Measured by `npm run bench` on the example's live root: zstd 3 compresses 14× faster than 15 for a 10% larger image (a choice for development builds); xz is 6% smaller and 2× slower.",
       ),
-    kernel_args: z
-      .array(z.string().min(1))
+    kernel_args: kernelArgs()
       .default([])
-      .describe("Extra kernel arguments for the live system's boot entries."),
+      .describe(
+        "Extra kernel arguments for the live system's boot entries: `name` or `name=value`, without blanks, quotes or GRUB/shell characters.",
+      ),
     boot_timeout: z
       .int()
       .min(0)
@@ -163,9 +171,7 @@ const iso = z
 
 const branding = z
   .strictObject({
-    folder: z
-      .string()
-      .min(1)
+    folder: profilePath()
       .default("branding")
       .describe(
         "Folder with branding assets (logo.png, icon.png, welcome.png); missing files fall back to atomiso's defaults.",
@@ -180,21 +186,15 @@ const branding = z
       .regex(/^#[0-9a-fA-F]{6}$/)
       .default("#ffffff")
       .describe("Installer sidebar text colour."),
-    logo: z
-      .string()
-      .min(1)
+    logo: profilePath()
       .default("logo.png")
       .describe(
         "Product logo in the branding folder (shown in the sidebar); generated when missing.",
       ),
-    icon: z
-      .string()
-      .min(1)
+    icon: profilePath()
       .default("icon.png")
       .describe("Window icon in the branding folder; generated when missing."),
-    welcome: z
-      .string()
-      .min(1)
+    welcome: profilePath()
       .default("welcome.png")
       .describe("Welcome page image in the branding folder; generated when missing."),
     slides: z
@@ -252,15 +252,11 @@ const imageBase = z
 
 const image = z
   .strictObject({
-    containerfile: z
-      .string()
-      .min(1)
+    containerfile: profilePath()
       .default("Containerfile")
       .describe("The Containerfile of the system image."),
-    context: z.string().min(1).default(".").describe("Build context folder given to podman build."),
-    tag: z
-      .string()
-      .min(1)
+    context: profilePath().default(".").describe("Build context folder given to podman build."),
+    tag: taggedReference()
       .optional()
       .describe(
         'Local image name the build is tagged with; default "localhost/<product.id>:<product.version>".',
@@ -319,6 +315,20 @@ const image = z
     "The bootable system image (OCI) the installer deploys: built with podman, checked with `atomiso image lint`, pushed and pinned with `atomiso push`.",
   );
 
+const files = z
+  .strictObject({
+    extra_roots: z
+      .array(profilePath())
+      .max(16)
+      .default([])
+      .describe(
+        'Folders outside the profile\'s folder that the files it names may come from, e.g. ["../../oci"] for a Containerfile shared by several profiles. Everything inside them can reach the ISO or the image build: review them like the profile. System folders (/, /etc, /usr, …) are refused.',
+      ),
+  })
+  .describe(
+    "Where the files a profile names may be. By default every file (branding, slides, overlay, hooks, keys, Containerfile, build context) must be inside the folder of atomiso.toml after following symbolic links.",
+  );
+
 export const configSchema = z
   .strictObject({
     product,
@@ -327,6 +337,7 @@ export const configSchema = z
     branding: branding.prefault({}),
     installer: installerSchema.prefault({}),
     image: image.optional(),
+    files: files.prefault({}),
   })
   .describe("atomiso.toml: the description of one installer ISO.");
 

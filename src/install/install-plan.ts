@@ -5,7 +5,6 @@
 // links to it), so pinning a new image rebuilds neither squashfs layer.
 import type { InstallerConfig } from "../config/installer-schema.js";
 import type { ImageLock } from "../image/lock.js";
-import { requiredStorageGiB } from "../render/calamares/render.js";
 
 /** In the live root: a link to the plan on the medium. */
 export const INSTALL_PLAN_PATH = "etc/atomiso/install.json";
@@ -71,6 +70,15 @@ export interface InstallPlanInput {
     payload?: "embedded" | "online";
   };
   lock: ImageLock;
+}
+
+/**
+ * Disk the install needs: ESP + /boot + a root that holds the image twice (GiB, rounded up).
+ * Part of the plan (both installers check it); the welcome page's storage check shows it too.
+ */
+export function requiredStorageGiB(i: InstallerConfig): number {
+  const root = Math.max(i.partition.root_min_gib, 2 * i.requirements.image_gib);
+  return Math.ceil((i.partition.efi_mib + i.partition.boot_mib + 1) / 1024 + root);
 }
 
 /** The install plan of an ISO that embeds the image pinned by `lock`. */

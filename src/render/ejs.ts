@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import ejs from "ejs";
 import { packageRoot } from "../paths.js";
+import { refuseControl } from "./escape/control.js";
 
 const cache = new Map<string, string>();
 
@@ -16,6 +17,8 @@ export function renderTemplate(template: string, data: Record<string, unknown>):
   return ejs.render(text, data, {
     strict: true,
     localsName: "it",
-    escape: (s: unknown) => String(s),
+    // Values arrive escaped for the template's language (src/render/escape/); printing one
+    // that still holds a line break or other control character is a bug, never output.
+    escape: (s: unknown) => refuseControl(String(s), template),
   });
 }

@@ -1,5 +1,7 @@
-// The ISO's GRUB menu: "Install <product>" and a debug entry with a root shell on ttyS0.
+// The ISO's GRUB menu: "Install <product>" and a debug entry with a root shell on ttyS0. Every
+// profile string is a GRUB word quoted by grubWord (the schema restricts them already).
 import { renderTemplate } from "./ejs.js";
+import { grubComment, grubString, grubWord } from "./escape/grub.js";
 
 export interface GrubCfgOptions {
   productName: string;
@@ -15,10 +17,14 @@ export function liveKernelArgs(extra: readonly string[], debug: boolean): string
 }
 
 export function renderGrubCfg(o: GrubCfgOptions): string {
+  if (!Number.isInteger(o.timeout) || o.timeout < 0) throw new Error("bad GRUB timeout");
   return renderTemplate("src/render/templates/grub.cfg.ejs", {
-    productName: o.productName.replace(/["\\$]/g, ""),
+    comment: grubComment(o.productName),
     timeout: o.timeout,
-    installArgs: liveKernelArgs(o.extraKernelArgs, false).join(" "),
-    debugArgs: liveKernelArgs(o.extraKernelArgs, true).join(" "),
+    installTitle: grubString(`Install ${o.productName}`),
+    debugTitle: grubString(`Install ${o.productName} (debug: root shell on serial console)`),
+    loading: grubString(`Loading ${o.productName} installer...`),
+    installArgs: liveKernelArgs(o.extraKernelArgs, false).map(grubWord).join(" "),
+    debugArgs: liveKernelArgs(o.extraKernelArgs, true).map(grubWord).join(" "),
   });
 }

@@ -4,6 +4,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { IGNORED_NAMES } from "../cache/hash.js";
 import { INSTALL_PLAN_ON_MEDIUM, INSTALL_PLAN_PATH } from "../install/install-plan.js";
 import { packageRoot } from "../paths.js";
+import { desktopEntryValue } from "./escape/desktop-entry.js";
+import { osReleaseValue } from "./escape/os-release.js";
 import type { RenderedFile } from "./file-tree.js";
 import { toIni } from "./ini.js";
 
@@ -102,11 +104,10 @@ function installerFiles(): RenderedFile[] {
   ];
 }
 
-function quoteOsRelease(value: string): string {
-  return `"${value.replace(/[\\"$`]/g, (c) => `\\${c}`)}"`;
-}
-
 export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
+  // The name is written unquoted into sudoers and SDDM's config (the schema allows no more).
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(o.user))
+    throw new Error(`live user ${JSON.stringify(o.user)} is not a plain user name`);
   const osRelease: Record<string, string> = {
     NAME: `${o.productName} Live`,
     PRETTY_NAME: `${o.productName} ${o.productVersion} Installer (Debian ${o.suite})`,
@@ -128,14 +129,17 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
     },
     {
       path: `usr/share/xsessions/${SESSION}.desktop`,
-      content: toIni({
-        "Desktop Entry": {
-          Type: "Application",
-          Name: `${o.productName} Installer`,
-          Comment: `Install ${o.productName}`,
-          Exec: "/usr/libexec/atomiso/installer-session",
+      content: toIni(
+        {
+          "Desktop Entry": {
+            Type: "Application",
+            Name: `${o.productName} Installer`,
+            Comment: `Install ${o.productName}`,
+            Exec: "/usr/libexec/atomiso/installer-session",
+          },
         },
-      }),
+        desktopEntryValue,
+      ),
     },
     // An install takes many minutes without input: never blank the screen meanwhile.
     {
@@ -170,7 +174,7 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
     {
       path: "etc/os-release",
       content: `${Object.entries(osRelease)
-        .map(([k, v]) => `${k}=${quoteOsRelease(v)}`)
+        .map(([k, v]) => `${k}=${osReleaseValue(v)}`)
         .join("\n")}\n`,
     },
     script("installer-session", "usr/libexec/atomiso/installer-session"),

@@ -52,6 +52,8 @@ async function writeProfile(dir: string, registry: string, repoPath: string): Pr
   image.reference = `${registry}/${repoPath}:0.1.0`;
   image.tls_verify = false;
   raw.branding = { ...raw.branding, folder: join(repo, "examples/particleos/branding") };
+  // The profile lives in a temp folder: allow the example's files where they are.
+  raw.files = { extra_roots: [join(repo, "oci/particleos"), join(repo, "examples/particleos")] };
   await mkdir(dir, { recursive: true });
   const file = join(dir, "atomiso.toml");
   await writeFile(file, stringify(raw));

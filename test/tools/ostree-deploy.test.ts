@@ -116,6 +116,8 @@ async function ensureImage(work: string): Promise<string> {
     image.context = join(repo, "oci/particleos");
     image.tag = TAG;
     raw.branding = { ...raw.branding, folder: join(repo, "examples/particleos/branding") };
+    // The profile lives in a temp folder: allow the example's files where they are.
+    raw.files = { extra_roots: [join(repo, "oci/particleos"), join(repo, "examples/particleos")] };
     const file = join(work, "profile", "atomiso.toml");
     await mkdir(join(work, "profile"), { recursive: true });
     await writeFile(file, stringify(raw));

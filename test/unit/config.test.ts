@@ -58,7 +58,7 @@ describe("config", () => {
   it("accepts only an http(s) URL for the welcome page's internet check", async () => {
     const text = `${await readFile(example, "utf8")}\n[installer.requirements]\ninternet_check_url = "ftp://mirror.example.org/"\n`;
     expect(() => parseConfig(text, "atomiso.toml")).toThrowError(
-      /installer\.requirements\.internet_check_url: an http:\/\/ or https:\/\/ URL/,
+      /installer\.requirements\.internet_check_url: expected an http:\/\/ or https:\/\/ URL/,
     );
     const ok = text.replace("ftp://", "https://");
     expect(parseConfig(ok, "atomiso.toml").installer.requirements.internet_check_url).toBe(

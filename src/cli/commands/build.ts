@@ -4,6 +4,7 @@ import { runPlan } from "../../build/runner.js";
 import { loadConfig } from "../../config/load.js";
 import { AtomisoError } from "../../errors.js";
 import { planIso, relativeToCwd } from "../../plan/plan.js";
+import { checkCalamares } from "../../render/calamares/validate.js";
 import { STAGE_IDS, type StageId } from "../../stages/stage.js";
 import { checkTools } from "../../tools/host.js";
 import { cacheDirFor, type GlobalOptions, reporterFor } from "../options.js";
@@ -62,6 +63,7 @@ export function registerBuild(program: Command, globals: () => GlobalOptions): v
           );
         }
         const loaded = await loadConfig(globals().config);
+        checkCalamares(loaded);
         const plan = await planIso(loaded, { ...epochFromEnv(), noPayload: !opts.payload });
         await checkTools(plan.steps.flatMap((s) => s.stage.definition.tools));
         const reporter = reporterFor(globals());

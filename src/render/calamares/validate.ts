@@ -2,6 +2,8 @@
 // a module in the sequence without its .conf (the welcome page then waits forever), an
 // instance of an unknown module, a layout that cannot hold the image, an ESP below the
 // minimum — and reports it like any config error, before anything is built.
+import { calamaresOptionsFor } from "../../config/calamares-options.js";
+import { ConfigError, type LoadedConfig } from "../../config/load.js";
 import type { Problem } from "../../config/problems.js";
 import {
   ATOMISO_MODULES,
@@ -171,4 +173,13 @@ export function validateCalamares(o: CalamaresOptions): Problem[] {
     });
   }
   return problems;
+}
+
+/**
+ * `atomiso validate` and `build`: the loaded profile's rendered Calamares configuration must
+ * hold up too. Throws the ConfigError loadConfig would, listing every problem.
+ */
+export function checkCalamares(loaded: LoadedConfig): void {
+  const problems = validateCalamares(calamaresOptionsFor(loaded.config, loaded.dir));
+  if (problems.length > 0) throw new ConfigError(loaded.file, problems);
 }
