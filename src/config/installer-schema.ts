@@ -53,7 +53,7 @@ const partition = z
     filesystem: z
       .enum(FILESYSTEMS)
       .default("ext4")
-      .describe('Root file system preselected for "Erase disk".'),
+      .describe('Root file system of the "Erase disk" layout.'),
     filesystems: z
       .array(z.enum(FILESYSTEMS))
       .min(1)
@@ -93,7 +93,7 @@ const partition = z
       .describe("Smallest root partition the layout accepts (GiB)."),
   })
   .describe(
-    'The partition page. "Erase disk" is the default choice; the layout is GPT with a BIOS boot partition, the ESP, /boot and root.',
+    'The partition page. Nothing is pre-selected (a pre-selected choice would apply to a disk that holds another system too); "Erase disk" creates GPT with a BIOS boot partition, the ESP, /boot and root.',
   );
 
 const users = z

@@ -3,8 +3,10 @@
 // protocol, crypttab/fstab/group text and the group policy. This runs them with the host's
 // python3 (3.11 on bookworm; the live system has 3.13) and checks that the package lands in
 // the live root's dist-packages, where python3 and Calamares' embedded interpreter find it.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { KERNEL_ARG, KERNEL_ARG_MAX } from "../../src/config/kernel-args.js";
 import { renderLiveFiles } from "../../src/render/live-files.js";
 import { run } from "../../src/tools/exec.js";
 
@@ -54,5 +56,15 @@ describe("atomiso_live (Python unit tests)", () => {
       expect(pkg).toContain(m);
     }
     expect(pkg.filter((p) => p.includes("__pycache__"))).toEqual([]);
+  });
+
+  it("checks kernel arguments with the profile's grammar (src/config/kernel-args.ts)", () => {
+    // The answer file's kernel arguments must pass exactly what a profile's may: the Python
+    // pattern is the TypeScript one without its anchors (Python's fullmatch anchors it).
+    const py = readFileSync(join(repo, "installer-scripts/atomiso_live/kargs.py"), "utf8");
+    expect(/^_KARG = re\.compile\(r"(.*)"\)$/m.exec(py)?.[1]).toBe(
+      KERNEL_ARG.source.replace(/^\^|\$$/g, ""),
+    );
+    expect(py).toContain(`len(karg) > ${KERNEL_ARG_MAX}`);
   });
 });
