@@ -93,14 +93,21 @@ export class StageStore {
    * Removes temp dirs that builds no longer running left behind (e.g. killed with SIGKILL).
    * Called with the cache's lock held, before this build made any: so every temp dir belongs to
    * a build that has ended, whatever pid its name carries (pids are reused). A dir that a live
-   * process still uses (a tool that survived its build, a mount in its namespace) is kept.
+   * process still uses (a tool that survived its build, a mount in its namespace) is kept. Right
+   * after a SIGKILL the killed build's tools are still being taken down by the kernel (we get
+   * the lock at once), so users get `graceMs` to go away first.
    */
-  async removeStaleTemps(): Promise<StaleTemps> {
+  async removeStaleTemps(graceMs = 10_000): Promise<StaleTemps> {
     const tmp = join(this.root, "tmp");
     const result: StaleTemps = { removed: [], kept: [] };
     if (!existsSync(tmp)) return result;
+    const deadline = Date.now() + graceMs;
     for (const name of await readdir(tmp)) {
-      const users = await processesUsing(join(tmp, name));
+      let users = await processesUsing(join(tmp, name));
+      while (users.length > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        users = await processesUsing(join(tmp, name));
+      }
       if (users.length > 0) {
         result.kept.push({ name, users });
         continue;

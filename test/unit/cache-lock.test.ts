@@ -57,6 +57,18 @@ describe("cache lock", () => {
 });
 
 describe("stale temp dirs", () => {
+  it("waits a moment for a dying user of a stale dir", async () => {
+    const store = new StageStore(join(work, "d"));
+    const dir = await store.makeTemp("bootstrap");
+    const dying = spawnProcess(["sleep", "1"], { cwd: dir });
+    await sleep(100);
+    const started = Date.now();
+    const stale = await store.removeStaleTemps(5000);
+    expect(stale.removed).toHaveLength(1);
+    expect(Date.now() - started).toBeGreaterThan(500);
+    await dying.exited;
+  });
+
   it("finds processes using a dir (cwd, open file) and keeps those dirs; removes the rest", async () => {
     const store = new StageStore(join(work, "c"));
     const busy = await store.makeTemp("bootstrap");
@@ -71,7 +83,7 @@ describe("stale temp dirs", () => {
       const users = await processesUsing(busy);
       expect(users.map((u) => [u.pid, u.how])).toEqual([[inCwd.pid, "cwd"]]);
       expect((await processesUsing(open)).some((u) => u.how.startsWith("fd"))).toBe(true);
-      const stale = await store.removeStaleTemps();
+      const stale = await store.removeStaleTemps(0);
       expect(stale.removed).toEqual([idle.split("/").at(-1)]);
       expect(stale.kept.map((k) => k.name).sort()).toEqual(
         [busy, open].map((d) => d.split("/").at(-1)).sort(),
