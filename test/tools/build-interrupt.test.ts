@@ -129,6 +129,8 @@ interface Killed {
   output: string;
   /** Seconds from start until the kill point was reached. */
   readyAfter: number;
+  /** Seconds from the kill until the build's node process had ended and nothing was left. */
+  goneAfter: number;
 }
 
 /**
@@ -164,6 +166,7 @@ async function killAt(
   const other = await beforeKill?.(pid);
   // One last look, so that processes started just now count as the build's too.
   for (const p of descendants(await processes(), pid)) seen.set(`${p.pid}:${p.start}`, p);
+  const killedAt = Date.now();
   process.kill(pid, signal);
   const result = await build;
   // SIGKILL needs no cleanup by us: give the kernel a moment to reap the namespaces.
@@ -174,7 +177,8 @@ async function killAt(
     await sleep(200);
   }
   expect(left, `left behind after ${signal}`).toEqual([]);
-  return { signal, exitCode: result.exitCode, output: result.all ?? "", readyAfter };
+  const goneAfter = (Date.now() - killedAt) / 1000;
+  return { signal, exitCode: result.exitCode, output: result.all ?? "", readyAfter, goneAfter };
 }
 
 async function tmpEntries(): Promise<string[]> {
@@ -191,7 +195,9 @@ async function buildOk(args: string[], what: string): Promise<string> {
 }
 
 function checkKilled(k: Killed, what: string): void {
-  timings.push(`${what} ${k.signal}: killed after ${k.readyAfter.toFixed(1)}s`);
+  timings.push(
+    `${what} ${k.signal}: killed after ${k.readyAfter.toFixed(1)}s, all gone ${k.goneAfter.toFixed(1)}s later`,
+  );
   if (k.signal === "SIGKILL") return;
   expect(k.exitCode, k.output).toBe(EXIT[k.signal]);
   expect(k.output).toContain(`build interrupted by ${k.signal}`);
@@ -304,7 +310,7 @@ describe.skipIf(process.getuid?.() !== 0)("a killed build leaves nothing behind"
     for (const signal of SIGNALS) {
       checkKilled(await killAt(args, signal, async (tree) => hasComm(tree, /^xorriso$/)), "iso");
     }
-    await buildOk(["build", "--no-payload"], "the ISO after the kills");
+    await buildOk(["build", "--no-payload", "--rebuild", "iso"], "the ISO after the kills");
     expect(existsSync(join(work, "out/interrupt-test.iso"))).toBe(true);
     // The build's output is a file it made, not a link into the cache it could lose.
     await readlink(join(work, "out/interrupt-test.iso")).then(
