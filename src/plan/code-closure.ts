@@ -59,6 +59,18 @@ const REGEX_KEYWORDS = /\b(?:return|typeof|case|do|else|in|of|void|yield|await|d
  * enough of a lexer that a quote in a comment or a regular expression cannot shift a string.
  */
 export function lex(text: string): Lexed {
+  let lexed = lexed_.get(text);
+  if (!lexed) {
+    lexed = lexUncached(text);
+    lexed_.set(text, lexed);
+  }
+  return lexed;
+}
+
+// By content: the same text always lexes the same (tests hash many variants of one package).
+const lexed_ = new Map<string, Lexed>();
+
+function lexUncached(text: string): Lexed {
   const literals: string[] = [];
   let code = "";
   let last = ""; // last significant code character or word, to tell a regex from a division
