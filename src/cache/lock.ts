@@ -4,7 +4,7 @@
 // descriptor we hand it as fd 3, and since flock locks belong to the open file (not to the
 // process), the lock stays ours after flock(1) exits. The holder writes its pid, command and
 // start time into the file, so a second build can say whom it waits for.
-import { type FileHandle, mkdir, open, readFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { AtomisoError } from "../errors.js";
 import { run } from "../tools/exec.js";
@@ -40,6 +40,17 @@ async function flockFd(handle: FileHandle, wait: boolean): Promise<boolean> {
 
 /** Takes the cache's lock, waiting (with one message) while another build holds it. */
 export async function lockCache(cacheDir: string, options: LockOptions = {}): Promise<CacheLock> {
+  const once = { ...options };
+  for (;;) {
+    const lock = await lockOnce(cacheDir, once);
+    if (lock) return lock;
+    // `atomiso clean --all` deleted the file we waited on: lock the new one.
+  }
+}
+
+/** The lock, or undefined if the file we locked is no longer the one at the path. */
+async function lockOnce(cacheDir: string, options: LockOptions): Promise<CacheLock | undefined> {
+  // options.onWait is cleared once called: one message, however often we retry.
   await mkdir(cacheDir, { recursive: true });
   const path = join(cacheDir, LOCK_NAME);
   // Never truncated before we hold the lock: the file says who holds it.
@@ -55,7 +66,13 @@ export async function lockCache(cacheDir: string, options: LockOptions = {}): Pr
         );
       }
       options.onWait?.(holder);
+      options.onWait = undefined;
       await flockFd(handle, true);
+    }
+    const [held, current] = await Promise.all([handle.stat(), stat(path).catch(() => undefined)]);
+    if (!current || current.ino !== held.ino || current.dev !== held.dev) {
+      await handle.close();
+      return undefined;
     }
     await handle.truncate(0);
     const self = `atomiso pid ${process.pid} (${process.argv.slice(1).join(" ")}), since ${new Date().toISOString()}`;

@@ -40,6 +40,22 @@ describe("cache lock", () => {
     await lock.release();
   });
 
+  it("follows the lock file when the holder deleted it (clean --all) before releasing", async () => {
+    const cache = join(work, "e");
+    const first = await lockCache(cache);
+    const told: string[] = [];
+    const waiting = lockCache(cache, { onWait: (h) => told.push(h) });
+    await sleep(300);
+    await rm(cache, { recursive: true });
+    await first.release();
+    const second = await waiting;
+    expect(told).toHaveLength(1);
+    // The waiter holds the lock on the file that is there now, so a third build is refused.
+    const third = await lockCache(cache, { noWait: true }).catch((e: unknown) => e);
+    expect((third as AtomisoError).code).toBe("cache-locked");
+    await second.release();
+  });
+
   it("is released by the kernel when its holder is killed with SIGKILL", async () => {
     const cache = join(work, "b");
     await mkdir(cache, { recursive: true });
