@@ -132,6 +132,13 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   const ok = options.okExitCodes ?? [0];
   if (result.failed && (result.exitCode === undefined || !ok.includes(result.exitCode))) {
     if (result.code === "ENOENT" || /ENOENT/.test(String(result.message))) {
+      const { existsSync } = await import("node:fs");
+      if (options.cwd !== undefined && !existsSync(options.cwd)) {
+        throw new AtomisoError(
+          "usage",
+          `cannot run ${file}: its working directory ${options.cwd} does not exist`,
+        );
+      }
       throw new AtomisoError(
         "tool-missing",
         '"setpriv" is not installed or not on PATH (atomiso runs every tool through it, so tools die with atomiso)',
