@@ -16,7 +16,8 @@ export type ErrorCode =
   | "oci-digest-mismatch"
   | "oci-layout-invalid"
   | "registry-error"
-  | "image-unpinned";
+  | "image-unpinned"
+  | "cache-locked";
 
 export class AtomisoError extends Error {
   readonly code: ErrorCode;

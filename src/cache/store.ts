@@ -1,11 +1,18 @@
 // The stage cache: each stage's output lives in <cache>/stages/<id>-<key>; it is built in a
 // temp dir under <cache>/tmp and renamed into place only when complete, so a killed build
-// never leaves a half-written output that a later build would trust.
+// never leaves a half-written output that a later build would trust. Only the holder of the
+// cache's lock (lock.ts) writes or deletes anything here.
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rename, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { safeRemove } from "../mounts/safe-remove.js";
-import { isAlive } from "../tools/process-alive.js";
+import { type DirUser, processesUsing } from "./users.js";
+
+export interface StaleTemps {
+  removed: string[];
+  /** Left in place because live processes still use them. */
+  kept: { name: string; users: DirUser[] }[];
+}
 
 export class StageStore {
   constructor(readonly root: string) {}
@@ -82,17 +89,32 @@ export class StageStore {
     return removed;
   }
 
-  /** Removes temp dirs of builds that are no longer running (e.g. killed with SIGKILL). */
-  async removeStaleTemps(): Promise<string[]> {
+  /**
+   * Removes temp dirs that builds no longer running left behind (e.g. killed with SIGKILL).
+   * Called with the cache's lock held, before this build made any: so every temp dir belongs to
+   * a build that has ended, whatever pid its name carries (pids are reused). A dir that a live
+   * process still uses (a tool that survived its build, a mount in its namespace) is kept. Right
+   * after a SIGKILL the killed build's tools are still being taken down by the kernel (we get
+   * the lock at once), so users get `graceMs` to go away first.
+   */
+  async removeStaleTemps(graceMs = 10_000): Promise<StaleTemps> {
     const tmp = join(this.root, "tmp");
-    if (!existsSync(tmp)) return [];
-    const removed: string[] = [];
+    const result: StaleTemps = { removed: [], kept: [] };
+    if (!existsSync(tmp)) return result;
+    const deadline = Date.now() + graceMs;
     for (const name of await readdir(tmp)) {
-      const pid = Number(/-(\d+)-[a-z0-9]+$/.exec(name)?.[1]);
-      if (pid && pid !== process.pid && isAlive(pid)) continue;
+      let users = await processesUsing(join(tmp, name));
+      while (users.length > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        users = await processesUsing(join(tmp, name));
+      }
+      if (users.length > 0) {
+        result.kept.push({ name, users });
+        continue;
+      }
       await safeRemove(join(tmp, name));
-      removed.push(name);
+      result.removed.push(name);
     }
-    return removed;
+    return result;
   }
 }

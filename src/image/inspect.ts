@@ -4,6 +4,7 @@ import { sha256 } from "../cache/hash.js";
 import { AtomisoError } from "../errors.js";
 import type { Reporter } from "../log/reporter.js";
 import { run } from "../tools/exec.js";
+import { armWatchdog } from "../tools/spawn.js";
 import {
   podmanImageExistsArgv,
   podmanInspectArgv,
@@ -129,7 +130,10 @@ export async function releaseLocalImage(image: LocalImage): Promise<void> {
 
 /**
  * Mounts the image read-only (podman's overlay mount), runs fn on the mounted tree and unmounts,
- * also when fn throws. podman counts mounts, so concurrent users of one image are fine.
+ * also when fn throws. podman counts mounts, so concurrent users of one image are fine. The mount
+ * is in the host's mount table (podman's storage), so a watchdog unmounts it if atomiso is
+ * killed meanwhile by any signal (Ctrl-C, a closed terminal, SIGKILL). It is armed only once
+ * the mount exists: one unmount too many would take away another user's mount.
  */
 export async function withMountedImage<T>(
   image: string,
@@ -145,9 +149,11 @@ export async function withMountedImage<T>(
       `podman image mount ${image} printed no path: ${root}`,
     );
   }
+  const watchdog = armWatchdog(podmanUnmountArgv(image));
   try {
     return await fn(root);
   } finally {
     await run(podmanUnmountArgv(image), { okExitCodes: [0, 125] });
+    await watchdog.disarm();
   }
 }

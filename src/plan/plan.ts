@@ -1,7 +1,6 @@
 // Config → Plan: the ordered stages of an ISO build with their options and cache keys.
 // Pure apart from reading the files that feed the keys; nothing is run.
-import { stat } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { relative } from "node:path";
 import { hashFile, hashTree, hashValue } from "../cache/hash.js";
 import { calamaresOptionsFor } from "../config/calamares-options.js";
 import type { LoadedConfig } from "../config/load.js";
@@ -11,7 +10,6 @@ import { type ImageLock, readLock } from "../image/lock.js";
 import { lockFileFor } from "../image/settings.js";
 import { type InstallPlan, renderInstallPlan } from "../install/install-plan.js";
 import { parseReference } from "../oci/reference.js";
-import { packageRoot } from "../paths.js";
 import { bootFilesStage } from "../stages/boot-files.js";
 import { BASE_PACKAGES, bootstrapStage } from "../stages/bootstrap.js";
 import { calamaresStage } from "../stages/calamares.js";
@@ -22,6 +20,7 @@ import { payloadStage } from "../stages/payload.js";
 import { squashfsBaseStage, squashfsConfigStage } from "../stages/squashfs.js";
 import type { PlannedStage, StageDefinition, StageId } from "../stages/stage.js";
 import { BOOT_SOURCES } from "../tools/grub.js";
+import { stageCodeHash } from "./code-closure.js";
 
 export interface PlanStep {
   stage: PlannedStage;
@@ -89,21 +88,6 @@ function planned<O>(
     contentKeys,
     keyOptions,
   };
-}
-
-const recipeHashes = new Map<string, string>();
-async function recipeHash(files: string[]): Promise<string> {
-  const hashes: string[] = [];
-  for (const f of files) {
-    let h = recipeHashes.get(f);
-    if (!h) {
-      const path = join(packageRoot, f);
-      h = (await stat(path)).isDirectory() ? await hashTree(path) : await hashFile(path);
-      recipeHashes.set(f, h);
-    }
-    hashes.push(`${f}:${h}`);
-  }
-  return hashValue(hashes);
 }
 
 export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): Promise<Plan> {
@@ -268,7 +252,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
   for (const stage of stages) {
     const key = hashValue({
       id: stage.definition.id,
-      recipe: await recipeHash(stage.definition.recipe),
+      code: await stageCodeHash(stage.definition.module),
       options: stage.keyOptions,
       content: stage.contentKeys,
       after: stage.after.map((id) => keys.get(id)),

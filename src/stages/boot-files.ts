@@ -21,13 +21,7 @@ export const bootFilesStage: StageDefinition<BootFilesOptions> = {
   id: "boot-files",
   title: "Make the BIOS and UEFI boot files",
   tools: ["grub-mkimage", "mkfs.fat", "mmd", "mcopy"],
-  recipe: [
-    "src/stages/boot-files.ts",
-    "src/tools/grub.ts",
-    "src/tools/fat.ts",
-    "src/render/grub-cfg.ts",
-    "src/render/templates/grub.cfg.ejs",
-  ],
+  module: import.meta.url,
   async run(ctx, o) {
     const out = (name: string) => join(ctx.outDir, name);
     await run(grubMkimageBiosArgv(out("eltorito.img")));

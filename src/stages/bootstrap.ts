@@ -85,12 +85,7 @@ export const bootstrapStage: StageDefinition<BootstrapOptions> = {
   id: "bootstrap",
   title: "Bootstrap the live root (mmdebstrap)",
   tools: ["mmdebstrap", "unshare"],
-  recipe: [
-    "src/stages/bootstrap.ts",
-    "src/tools/mmdebstrap.ts",
-    "libexec/mmdebstrap-setup",
-    "libexec/mmdebstrap-customize",
-  ],
+  module: import.meta.url,
   async run(ctx, o) {
     const keyrings = join(ctx.tmpDir, "keyrings");
     await mkdir(keyrings, { recursive: true });

@@ -8,12 +8,7 @@ export const calamaresStage: StageDefinition<CalamaresOptions> = {
   id: "calamares",
   title: "Render the Calamares configuration and branding",
   tools: [],
-  recipe: [
-    "src/stages/calamares.ts",
-    "src/render/calamares/render.ts",
-    "src/render/png.ts",
-    "branding/show.qml.ejs",
-  ],
+  module: import.meta.url,
   async run(ctx, o) {
     await writeTree(ctx.outDir, await renderCalamares(o));
   },

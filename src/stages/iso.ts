@@ -41,7 +41,7 @@ export const isoStage: StageDefinition<IsoOptions> = {
   id: "iso",
   title: "Pack the hybrid ISO (xorriso)",
   tools: ["xorriso"],
-  recipe: ["src/stages/iso.ts", "src/tools/xorriso.ts", "src/install/install-plan.ts"],
+  module: import.meta.url,
   async run(ctx, o) {
     const { inputs } = ctx;
     const base = inputs["squashfs-base"];

@@ -17,7 +17,7 @@ export const kernelStage: StageDefinition<Record<string, never>> = {
   id: "kernel",
   title: "Extract kernel and initrd",
   tools: [],
-  recipe: ["src/stages/kernel.ts"],
+  module: import.meta.url,
   async run(ctx) {
     const bootstrap = ctx.inputs.bootstrap;
     if (!bootstrap) throw new Error("kernel needs the bootstrap stage");

@@ -6,7 +6,7 @@ import { chmod, copyFile, cp, mkdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { libexecDir } from "../paths.js";
 import { writeTree } from "../render/file-tree.js";
-import { LIVE_FILE_SOURCES, type LiveFilesOptions, renderLiveFiles } from "../render/live-files.js";
+import { type LiveFilesOptions, renderLiveFiles } from "../render/live-files.js";
 import { run } from "../tools/exec.js";
 import { inPrivateMountNamespace } from "../tools/namespace.js";
 import type { StageDefinition } from "./stage.js";
@@ -34,14 +34,7 @@ export const liveConfigStage: StageDefinition<LiveConfigOptions> = {
   id: "live-config",
   title: "Configure the live system",
   tools: ["unshare", "mount", "chroot"],
-  recipe: [
-    "src/stages/live-config.ts",
-    "src/render/live-files.ts",
-    "libexec/live-config-session",
-    "libexec/live-configure",
-    "src/install/install-plan.ts",
-    ...LIVE_FILE_SOURCES,
-  ],
+  module: import.meta.url,
   async run(ctx, o) {
     const bootstrap = ctx.inputs.bootstrap;
     const calamares = ctx.inputs.calamares;

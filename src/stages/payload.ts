@@ -24,7 +24,7 @@ export const payloadStage: StageDefinition<PayloadOptions> = {
   id: "payload",
   title: "Fetch the pinned system image (skopeo)",
   tools: ["skopeo"],
-  recipe: ["src/stages/payload.ts", "src/image/podman.ts"],
+  module: import.meta.url,
   async run(ctx, o) {
     const dir = join(ctx.outDir, PAYLOAD_DIR);
     await run(skopeoCopyToLayoutArgv(o.pinned, dir, o.tag, o.access), {

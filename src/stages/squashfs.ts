@@ -47,7 +47,7 @@ function layerStage(
     id,
     title,
     tools: ["mksquashfs"],
-    recipe: ["src/stages/squashfs.ts", "src/tools/mksquashfs.ts"],
+    module: import.meta.url,
     async run(ctx, o) {
       const dir = ctx.inputs[input];
       if (!dir) throw new Error(`${id} needs the ${input} stage`);

@@ -1,7 +1,8 @@
 // What a stage is: data plus a run function. A stage has a permanent id, a title, the host
-// tools it needs, and serializable options; its cache key is a hash of its id, its recipe (the
-// files that implement it), its options and the keys of the stages it reads from. Stages never
-// read the config or process.env: everything comes through options and the context.
+// tools it needs, and serializable options; its cache key is a hash of its id, its code (the
+// module that defines it with everything that module imports and the package files they name,
+// derived in plan/code-closure.ts), its options and the keys of the stages it reads from.
+// Stages never read the config or process.env: everything comes through options and the context.
 import type { Reporter } from "../log/reporter.js";
 
 /** Every stage's permanent id, in build order. */
@@ -36,8 +37,11 @@ export interface StageDefinition<O> {
   title: string;
   /** Host commands the stage runs (checked by `atomiso doctor` and before a build). */
   tools: string[];
-  /** Files whose content defines how the stage works (part of its cache key). */
-  recipe: string[];
+  /**
+   * import.meta.url of the module that defines the stage: its code closure (imports, scripts and
+   * templates it names) is part of its cache key.
+   */
+  module: string;
   run(ctx: StageContext, options: O): Promise<void>;
 }
 

@@ -1,9 +1,11 @@
 // The only place that spawns processes. argv arrays only, never shell strings; output lines go
 // to an optional callback; a failure becomes a CommandError carrying the pasteable command,
 // exit status, stderr tail and a hint. Running children are tracked so that an interrupt can
-// stop them before mounts and temp dirs are cleaned up.
+// stop them before mounts and temp dirs are cleaned up, and each one gets SIGKILL from the
+// kernel if atomiso dies first (lifetime.ts).
 import { execa, type ResultPromise } from "execa";
 import { AtomisoError } from "../errors.js";
+import { diesWithParent, missingUnderSetpriv } from "./lifetime.js";
 import { quoteArgv } from "./shell-quote.js";
 
 export interface RunOptions {
@@ -20,6 +22,8 @@ export interface RunOptions {
   okExitCodes?: number[];
   /** Put the child in its own process group (so a terminal Ctrl-C reaches only us). */
   detached?: boolean;
+  /** Open file descriptors passed to the child as fd 3, 4, … (e.g. a lock file for flock). */
+  extraFds?: number[];
 }
 
 export interface RunResult {
@@ -88,10 +92,11 @@ function signalChild(child: ResultPromise, signal: NodeJS.Signals): void {
 }
 
 export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const [file, ...args] = argv;
+  const [file] = argv;
   if (file === undefined) throw new AtomisoError("usage", "run() needs a non-empty argv");
   const started = Date.now();
-  const child = execa(file, args, {
+  const [wrapper, ...wrapped] = diesWithParent(argv);
+  const child = execa(wrapper as string, wrapped, {
     cwd: options.cwd,
     env: options.env,
     extendEnv: true,
@@ -102,7 +107,13 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     buffer: true,
     detached: options.detached ?? true,
     maxBuffer: 256 * 1024 * 1024,
-    stdin: options.input === undefined ? "ignore" : "pipe",
+    // Extra fds are plain numbers, which execa hands to the child as they are.
+    stdio: [
+      options.input === undefined ? "ignore" : "pipe",
+      "pipe",
+      "pipe",
+      ...(options.extraFds ?? []),
+    ] as ["ignore" | "pipe", "pipe", "pipe"],
   });
   running.add(child);
   if (options.onLine) {
@@ -120,14 +131,27 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   const stderr = String(result.stderr ?? "");
   const ok = options.okExitCodes ?? [0];
   if (result.failed && (result.exitCode === undefined || !ok.includes(result.exitCode))) {
-    const why =
-      result.code === "ENOENT" || /ENOENT/.test(String(result.message))
-        ? "not installed"
-        : result.timedOut
-          ? `timed out after ${options.timeoutMs} ms`
-          : result.signal
-            ? `killed by ${result.signal}`
-            : `exit status ${result.exitCode}`;
+    if (result.code === "ENOENT" || /ENOENT/.test(String(result.message))) {
+      const { existsSync } = await import("node:fs");
+      if (options.cwd !== undefined && !existsSync(options.cwd)) {
+        throw new AtomisoError(
+          "usage",
+          `cannot run ${file}: its working directory ${options.cwd} does not exist`,
+        );
+      }
+      throw new AtomisoError(
+        "tool-missing",
+        '"setpriv" is not installed or not on PATH (atomiso runs every tool through it, so tools die with atomiso)',
+        "apt-get install util-linux   (or run `atomiso doctor`)",
+      );
+    }
+    const why = missingUnderSetpriv(result.exitCode, stderr)
+      ? "not installed"
+      : result.timedOut
+        ? `timed out after ${options.timeoutMs} ms`
+        : result.signal
+          ? `killed by ${result.signal}`
+          : `exit status ${result.exitCode}`;
     if (why === "not installed") {
       throw new AtomisoError(
         "tool-missing",

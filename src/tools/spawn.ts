@@ -1,10 +1,13 @@
 // Starts a long-running process without awaiting it (e.g. QEMU), following the conventions of
 // exec.ts: argv arrays only, never shell strings; output lines go to an optional callback and
-// log file. Children are tracked so they can be stopped on interrupt, and any still running are
-// SIGKILLed when this process exits, so a VM never outlives the command that started it.
+// log file. Children are tracked so they can be stopped on interrupt, any still running are
+// SIGKILLed when this process exits, and the kernel SIGKILLs them if it dies without running
+// any handler (lifetime.ts), so a VM never outlives the command that started it.
 import { createWriteStream, type WriteStream } from "node:fs";
 import { execa, type ResultPromise } from "execa";
 import { AtomisoError } from "../errors.js";
+import { libexecDir } from "../paths.js";
+import { diesWithParent, missingUnderSetpriv } from "./lifetime.js";
 import { quoteArgv } from "./shell-quote.js";
 
 export interface SpawnOptions {
@@ -75,11 +78,12 @@ export function describeExit(info: ExitInfo): string {
 }
 
 export function spawnProcess(argv: readonly string[], options: SpawnOptions = {}): SpawnedProcess {
-  const [file, ...args] = argv;
+  const [file] = argv;
   if (file === undefined) throw new AtomisoError("usage", "spawnProcess() needs a non-empty argv");
   installExitHook();
   const detached = options.detached ?? true;
-  const child: ResultPromise = execa(file, args, {
+  const [command, ...commandArgs] = diesWithParent(argv);
+  const child: ResultPromise = execa(command as string, commandArgs, {
     cwd: options.cwd,
     env: options.env,
     extendEnv: true,
@@ -93,11 +97,13 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions = {}
 
   let log: WriteStream | undefined;
   if (options.logFile) log = createWriteStream(options.logFile, { flags: "a" });
+  let stderrTail = "";
   const attach = (stream: NodeJS.ReadableStream | null | undefined, name: "stdout" | "stderr") => {
     if (!stream) return;
     let rest = "";
     stream.on("data", (chunk: Buffer | string) => {
       log?.write(chunk);
+      if (name === "stderr") stderrTail = (stderrTail + chunk.toString()).slice(-4096);
       if (!options.onLine) return;
       rest += chunk.toString();
       const parts = rest.split(/\r\n|\n|\r/);
@@ -118,14 +124,16 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions = {}
   const exited = (async (): Promise<ExitInfo> => {
     const result = await child;
     const notFound = result.code === "ENOENT" || /ENOENT/.test(String(result.message ?? ""));
-    const startError =
-      child.pid === undefined || notFound
+    const toolMissing = missingUnderSetpriv(result.exitCode, stderrTail);
+    const startError = toolMissing
+      ? `"${file}" is not installed or not on PATH`
+      : child.pid === undefined || notFound
         ? notFound
-          ? `"${file}" is not installed or not on PATH`
+          ? `"${command}" is not installed or not on PATH`
           : String(result.message ?? "unknown error")
         : undefined;
     exitInfo = {
-      exitCode: result.exitCode,
+      exitCode: toolMissing ? undefined : result.exitCode,
       signal: result.signal ?? undefined,
       startError,
     };
@@ -167,4 +175,33 @@ export async function stopSpawnedChildren(graceMs = 5000): Promise<void> {
 /** The pasteable command line of a spawned process, for logs and error messages. */
 export function commandLine(proc: SpawnedProcess): string {
   return quoteArgv(proc.argv);
+}
+
+export interface Watchdog {
+  /** Tells the watchdog the undo was done here; resolves once it has exited without acting. */
+  disarm(): Promise<void>;
+}
+
+/**
+ * Arranges for `undo` to run once this process is gone without having disarmed the watchdog,
+ * however it ends (SIGKILL and a closed terminal included): libexec/when-parent-exits waits on a
+ * pipe from us and runs `undo` at end-of-file. The one process atomiso starts that outlives it,
+ * on purpose and only to undo what atomiso did (e.g. unmount an image); it has its own session,
+ * so a terminal's SIGINT or SIGHUP does not reach it.
+ */
+export function armWatchdog(undo: readonly string[]): Watchdog {
+  const child = execa(`${libexecDir}/when-parent-exits`, [...undo], {
+    detached: true,
+    reject: false,
+    buffer: false,
+    stdin: "pipe",
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  return {
+    async disarm() {
+      child.stdin?.end("done\n");
+      await child;
+    },
+  };
 }

@@ -31,6 +31,25 @@ describe("exec wrapper", () => {
     const err = await run(["atomiso-no-such-tool"]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AtomisoError);
     expect((err as AtomisoError).code).toBe("tool-missing");
+    expect((err as AtomisoError).message).toContain('"atomiso-no-such-tool" is not installed');
+  });
+
+  it("runs every tool with a parent-death signal, under its own pid", async () => {
+    // setpriv execs the tool, so the pid we track (and signal) is the tool's.
+    const { stdout } = await run(["sh", "-c", "grep -E '^(Name|PPid):' /proc/$$/status"]);
+    expect(stdout).toContain("Name:\tsh");
+    expect(stdout).toContain(`PPid:\t${process.pid}`);
+  });
+
+  it("hands extra file descriptors to the child as fd 3…", async () => {
+    const { openSync, closeSync } = await import("node:fs");
+    const fd = openSync("/proc/self/status", "r");
+    try {
+      const { stdout } = await run(["sh", "-c", "head -c 5 <&3"], { extraFds: [fd] });
+      expect(stdout).toBe("Name:");
+    } finally {
+      closeSync(fd);
+    }
   });
 
   it("wraps commands in a private mount namespace", () => {
@@ -39,8 +58,9 @@ describe("exec wrapper", () => {
       "--mount",
       "--propagation",
       "private",
+      "--pid",
       "--fork",
-      "--kill-child=SIGTERM",
+      "--kill-child=SIGKILL",
       "--",
       "mmdebstrap",
       "x",

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { Command } from "commander";
+import { withCacheLock } from "../../cache/lock.js";
 import { safeRemove } from "../../mounts/safe-remove.js";
 import { cacheDirFor, type GlobalOptions } from "../options.js";
 
@@ -11,9 +12,12 @@ export function registerClean(program: Command, globals: () => GlobalOptions): v
     .action(async (opts: { all?: boolean }) => {
       const cache = cacheDirFor(globals());
       const targets = opts.all ? [cache] : [join(cache, "stages"), join(cache, "tmp")];
-      for (const t of targets) {
-        await safeRemove(t);
-        console.log(`removed ${t}`);
-      }
+      // Never from under a running build: refuse (naming it) while one holds the cache.
+      await withCacheLock(cache, { noWait: true }, async () => {
+        for (const t of targets) {
+          await safeRemove(t);
+          console.log(`removed ${t}`);
+        }
+      });
     });
 }
