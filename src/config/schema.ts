@@ -298,7 +298,7 @@ const image = z
       })
       .optional()
       .describe(
-        'Registry reference installed systems update from (atomiso-update, docs/updates.md), usually a channel tag on a name they can reach, e.g. "registry.example.org/particleos/system:stable"; default image.reference. `atomiso push` moves it to the pushed image when it is in the same repository.',
+        'Registry reference installed systems update from (atomiso-update, docs/updates.md), usually a channel tag on a name they can reach, e.g. "registry.example.org/particleos/system:stable"; default image.reference. `atomiso push --channel` moves its tag (in the repository of image.reference) to the pushed image.',
       ),
     tls_verify: z
       .boolean()
