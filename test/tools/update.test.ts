@@ -527,5 +527,36 @@ describe("atomiso-update on an installed ostree system", () => {
       expect(d?.checksum).toBe(a?.checksum);
       expect(c?.version).toBe("0.2.0");
     });
+
+    it("switch stages another reference from the store and tracks it from then on", async () => {
+      const bad = await update(["switch", "docker://example.org/x:1"]);
+      expect(bad.exitCode).toBe(1);
+      expect(bad.stderr).toMatch(
+        /error: "docker:\/\/example.org\/x:1" is not a registry reference/,
+      );
+
+      const pinnedTag = `${proxy.host}/${REPOSITORY}:0.1.0`;
+      const r = await update(["switch", pinnedTag, "--tls-verify=false"]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      // Every blob of 0.1.0 is still in the store (its deployment is kept).
+      expect(r.stdout).toMatch(/^atomiso-update-fetched 0$/m);
+      const [a, b] = await status();
+      expect(a).toMatchObject({
+        version: "0.1.0",
+        "image-reference": pinnedTag,
+        "manifest-digest": push1.lock.digest,
+      });
+      expect(b).toMatchObject({ version: "0.2.0", "image-reference": tracked });
+      const origin = await inTarget([
+        "bash",
+        "-c",
+        `cat ${SYSROOT}/ostree/deploy/${STATEROOT}/deploy/${a?.checksum}.*.origin`,
+      ]);
+      expect(origin.stdout).toMatch(/^image-reference=.*:0\.1\.0$/m);
+      expect(origin.stdout).toMatch(/^tls-verify=false$/m);
+      const text = await update(["status"]);
+      expect(text.stdout).toMatch(/^ {2}0: 0\.1\.0 \(default\)$/m);
+      expect(text.stdout).toContain(`      digest  ${push2.lock.digest}`);
+    });
   });
 });
