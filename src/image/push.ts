@@ -49,7 +49,7 @@ export interface PushResult {
 /**
  * The reference `--channel` moves: image.track's tag in image.reference's repository, on the
  * registry host the build machine uses (installed systems may reach the same registry under
- * another name, e.g. 10.0.2.2:5000 from a QEMU guest for 127.0.0.1:5000). Refuses a track in
+ * another name, e.g. 10.0.2.100:5000 from a QEMU guest for 127.0.0.1:5000). Refuses a track in
  * another repository: the pushed blobs are not there, so moving its tag is a release step of
  * its own (skopeo copy).
  */

@@ -304,13 +304,13 @@ describe("image.track and the channel tag", () => {
     expect(
       channelReference(
         "127.0.0.1:5000/particleos/system:0.1.0",
-        "10.0.2.2:5000/particleos/system:stable",
+        "10.0.2.100:5000/particleos/system:stable",
       ),
     ).toBe("127.0.0.1:5000/particleos/system:stable");
     expect(() =>
       channelReference(
         "127.0.0.1:5000/particleos/system:0.1.0",
-        "10.0.2.2:5000/other/system:stable",
+        "10.0.2.100:5000/other/system:stable",
       ),
     ).toThrow(/image.track .* is not a tag of the repository image.reference pushes to/);
     expect(() => channelReference("127.0.0.1:5000/particleos/system:0.1.0", undefined)).toThrow(

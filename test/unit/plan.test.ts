@@ -102,7 +102,7 @@ describe("plan", async () => {
       backend: "ostree",
       // image.track: what the installed system updates from (the backends write it to the origin).
       image: {
-        reference: "10.0.2.2:5000/particleos/system:stable",
+        reference: "10.0.2.100:5000/particleos/system:stable",
         digest: D1,
         pinned: LOCK.pinned,
       },
