@@ -280,6 +280,22 @@ const image = z
       .describe(
         'Registry reference the image is pushed to, e.g. "registry.example.org/particleos/system:0.1.0"; `atomiso push` pins its digest in atomiso.lock.',
       ),
+    track: z
+      .string()
+      .superRefine((text, ctx) => {
+        try {
+          const ref = parseReference(text, { defaultTag: false });
+          if (ref.digest) ctx.addIssue("must not contain a digest: a pinned image never updates");
+          else if (!ref.tag)
+            ctx.addIssue('needs a tag, e.g. "registry.example.org/os/system:stable"');
+        } catch (err) {
+          ctx.addIssue((err as Error).message);
+        }
+      })
+      .optional()
+      .describe(
+        'Registry reference installed systems update from (atomiso-update, docs/updates.md), usually a channel tag on a name they can reach, e.g. "registry.example.org/particleos/system:stable"; default image.reference. `atomiso push --channel` moves its tag (in the repository of image.reference) to the pushed image.',
+      ),
     tls_verify: z
       .boolean()
       .default(true)

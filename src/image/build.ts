@@ -10,6 +10,7 @@ import { ensureBaseRoot } from "./base-root.js";
 import { inspectImage } from "./inspect.js";
 import { buildProgress, podmanBuildArgv } from "./podman.js";
 import type { ImageSettings } from "./settings.js";
+import { writeUpdateLayerContext } from "./update-layer.js";
 
 export interface BuildImageOptions {
   cacheDir: string;
@@ -72,6 +73,22 @@ export async function buildImage(s: ImageSettings, o: BuildImageOptions): Promis
       ).then(() => {
         if (cachedSteps > 0) o.reporter.info(`${cachedSteps} step(s) reused from podman's cache`);
       }),
+    );
+    const userId = (await readFile(iidFile, "utf8")).trim().replace(/^sha256:/, "");
+    // The update tool as one last file layer (src/image/update-layer.ts), tagged as the image.
+    const layerDir = join(scratch, "update-layer");
+    const layerFile = await writeUpdateLayerContext(layerDir, userId);
+    await o.reporter.step("update tool layer", () =>
+      run(
+        podmanBuildArgv({
+          containerfile: layerFile,
+          context: layerDir,
+          tag: s.tag,
+          buildArgs: {},
+          iidFile,
+        }),
+        { hint: "adding the update tool (atomiso-update) to the image failed" },
+      ),
     );
     const id = (await readFile(iidFile, "utf8")).trim().replace(/^sha256:/, "");
     const info = await inspectImage(id);

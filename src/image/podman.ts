@@ -137,6 +137,23 @@ export function skopeoInspectDigestArgv(reference: string, access: RegistryAcces
   ];
 }
 
+/** Registry to registry, keeping the manifest's bytes (so its digest): moves a tag. */
+export function skopeoCopyArgv(
+  o: RegistryAccess & { source: string; destination: string },
+): string[] {
+  return [
+    "skopeo",
+    "copy",
+    "--quiet",
+    "--preserve-digests",
+    `--src-tls-verify=${o.tlsVerify}`,
+    `--dest-tls-verify=${o.tlsVerify}`,
+    ...authArgs(o),
+    `docker://${o.source}`,
+    `docker://${o.destination}`,
+  ];
+}
+
 /** "STEP 3/7: RUN …" → 2/7 done (the step is starting). */
 export function buildProgress(line: string): { fraction: number; label: string } | undefined {
   const m = /^STEP (\d+)\/(\d+): (.*)$/.exec(line);

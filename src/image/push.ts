@@ -19,6 +19,7 @@ import {
   podmanPushArgv,
   pushProgressTracker,
   type RegistryAccess,
+  skopeoCopyArgv,
   skopeoInspectDigestArgv,
 } from "./podman.js";
 import type { ImageSettings } from "./settings.js";
@@ -31,6 +32,8 @@ export interface PushImageOptions {
   backend: Backend;
   kernel?: string;
   luks?: boolean;
+  /** Move image.track's tag to the pushed image (`atomiso push --channel`). */
+  channel?: boolean;
   /** For tests: when the push happened. */
   now?: Date;
 }
@@ -38,7 +41,40 @@ export interface PushImageOptions {
 export interface PushResult {
   lock: ImageLock;
   lockFile: string;
+  /** The channel reference moved to the pushed digest (with --channel). */
+  channel?: string;
   durationMs: number;
+}
+
+/**
+ * The reference `--channel` moves: image.track's tag in image.reference's repository, on the
+ * registry host the build machine uses (installed systems may reach the same registry under
+ * another name, e.g. 10.0.2.100:5000 from a QEMU guest for 127.0.0.1:5000). Refuses a track in
+ * another repository: the pushed blobs are not there, so moving its tag is a release step of
+ * its own (skopeo copy).
+ */
+export function channelReference(reference: string, track: string | undefined): string {
+  if (!track) {
+    throw new AtomisoError(
+      "usage",
+      "--channel needs image.track (the reference installed systems update from)",
+      'set image.track, e.g. "registry.example.org/particleos/system:stable"',
+    );
+  }
+  const pushed = parseReference(reference);
+  const tracked = parseReference(track);
+  if (tracked.repository !== pushed.repository || !tracked.tag) {
+    throw new AtomisoError(
+      "usage",
+      `image.track ${track} is not a tag of the repository image.reference pushes to (${pushed.repository})`,
+      "move that tag with your release process (skopeo copy --preserve-digests), or make image.track a tag of image.reference's repository",
+    );
+  }
+  const name = reference.replace(/@.*$/, "");
+  const slash = name.lastIndexOf("/");
+  const colon = name.lastIndexOf(":");
+  const repo = colon > slash ? name.slice(0, colon) : name;
+  return `${repo}:${tracked.tag}`;
 }
 
 export async function pushImage(s: ImageSettings, o: PushImageOptions): Promise<PushResult> {
@@ -50,6 +86,7 @@ export async function pushImage(s: ImageSettings, o: PushImageOptions): Promise<
       "build it first with `atomiso image build`",
     );
   }
+  const channel = o.channel ? channelReference(s.reference, s.track) : undefined;
   const info = await inspectImage(s.tag);
   const access: RegistryAccess = { tlsVerify: s.tlsVerify };
   if (o.authFile) access.authFile = o.authFile;
@@ -124,5 +161,18 @@ export async function pushImage(s: ImageSettings, o: PushImageOptions): Promise<
   const version = info.labels["org.opencontainers.image.version"];
   if (version) lock.version = version;
   await writeLock(s.lockFile, lock);
-  return { lock, lockFile: s.lockFile, durationMs: Date.now() - started };
+  const result: PushResult = { lock, lockFile: s.lockFile, durationMs: Date.now() - started };
+  if (channel) {
+    // Registry to registry by digest: every blob is already there, only the tag moves.
+    await o.reporter.step(`move ${channel} → ${digest}`, async () => {
+      await run(skopeoCopyArgv({ ...access, source: lock.pinned, destination: channel }), {
+        hint: `moving the channel tag ${channel} failed; the image itself is pushed and pinned`,
+      });
+      const now = await client.resolveDigest(channel);
+      if (now !== digest) throw new DigestMismatchError(`${channel} (moved channel)`, digest, now);
+    });
+    result.channel = channel;
+  }
+  result.durationMs = Date.now() - started;
+  return result;
 }

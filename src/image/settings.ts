@@ -29,6 +29,8 @@ export interface ImageSettings {
   buildArgs: Record<string, string>;
   /** Registry reference the image is pushed to (with a tag). */
   reference: string;
+  /** Registry reference installed systems update from (image.track), if set. */
+  track?: string;
   tlsVerify: boolean;
   maxSizeBytes: number;
   base?: BaseRootSettings;
@@ -61,6 +63,7 @@ export function imageSettings(loaded: LoadedConfig): ImageSettings {
     maxSizeBytes: image.max_size_mib * 1024 * 1024,
     lockFile: lockFileFor(file),
   };
+  if (image.track) settings.track = image.track;
   if (image.base) {
     const b = image.base;
     settings.base = {

@@ -23,7 +23,10 @@ export interface InstallPlan {
   /** Decided by the image lint (bootc in the image or not), overridable in atomiso.toml. */
   backend: "ostree" | "bootc";
   image: {
-    /** Registry reference the installed system updates from (with its tag). */
+    /**
+     * Registry reference the installed system updates from (with its tag): image.track, else
+     * the reference the image was pushed to. The backends record it in the origin.
+     */
     reference: string;
     /** Manifest digest pinned in atomiso.lock; checked before anything is written. */
     digest: string;
@@ -68,6 +71,8 @@ export interface InstallPlanInput {
     stateroot?: string;
     /** Default "embedded". */
     payload?: "embedded" | "online";
+    /** image.track: the reference installed systems update from; default the lock's. */
+    track?: string;
   };
   lock: ImageLock;
 }
@@ -90,7 +95,7 @@ export function renderInstallPlan(o: InstallPlanInput): InstallPlan {
     product: o.product,
     backend: o.image.backend === "auto" ? o.lock.backend : o.image.backend,
     image: {
-      reference: o.lock.reference,
+      reference: o.image.track ?? o.lock.reference,
       digest: o.lock.digest,
       pinned: o.lock.pinned,
       size: o.lock.size,

@@ -192,6 +192,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
         backend: image.backend,
         payload: image.payload,
         ...(image.stateroot ? { stateroot: image.stateroot } : {}),
+        ...(image.track ? { track: image.track } : {}),
       },
       lock,
     });

@@ -14,6 +14,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, inject, it } from "vitest";
+import { loadConfig } from "../../src/config/load.js";
 import { readLock } from "../../src/image/lock.js";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
 import { createBlankDisk, type Firmware } from "../../src/qemu/index.js";
@@ -75,11 +76,13 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
       let online: OnlineIso | undefined;
       try {
         let iso = inject("isoPath");
-        let reference = lock.reference;
+        // The origin records image.track (what the system updates from), else image.reference.
+        const tracked = (await loadConfig(EXAMPLE_PROFILE)).config.image?.track;
+        let reference = tracked ?? lock.reference;
         if (c.online) {
           online = await onlineIso(scratch, inject("isoPath"), lock);
           iso = online.iso;
-          reference = ONLINE_REFERENCE;
+          reference = tracked ?? ONLINE_REFERENCE;
           const sizes = {
             online: (await stat(iso)).size,
             embedded: (await stat(inject("isoPath"))).size,

@@ -25,6 +25,7 @@ import {
   REQUIREMENTS_NOT_MET,
   WAITING_FOR_MODULES,
 } from "../../src/cli/commands/test-boot.js";
+import { loadConfig } from "../../src/config/load.js";
 import { readLock } from "../../src/image/lock.js";
 import { calamaresLogLines, calamaresLogReport } from "../../src/qemu/calamares-log.js";
 import { type Guest, launchGuest } from "../../src/qemu/guest.js";
@@ -377,7 +378,10 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           await g.serial.poll();
           const installLog = calamaresLogLines(g.serial.text().slice(since));
           await writeFile(join(artifacts, "calamares-install.log"), `${installLog.join("\n")}\n`);
-          const reference = online ? ONLINE_REFERENCE : lock.reference;
+          // The origin records image.track (what the system updates from), else image.reference.
+          const reference =
+            (await loadConfig(EXAMPLE_PROFILE)).config.image?.track ??
+            (online ? ONLINE_REFERENCE : lock.reference);
           const deployLog = installLog.join("\n");
           if (online) {
             expect(deployLog).toContain(`--pull ${ONLINE_REPOSITORY}@${lock.digest}`);

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { load } from "js-yaml";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { loadConfig } from "../../src/config/load.js";
 import { readLock } from "../../src/image/lock.js";
 import { lockFileFor } from "../../src/image/settings.js";
 import { mountsUnder } from "../../src/mounts/mountinfo.js";
@@ -91,7 +92,12 @@ describe("the example ISO", async () => {
     const plan = JSON.parse(await readFile(join(out, "install.json"), "utf8"));
     expect(plan).toMatchObject({
       backend: lock.backend,
-      image: { reference: lock.reference, digest: lock.digest, pinned: lock.pinned },
+      // What the installed system updates from: image.track, else image.reference.
+      image: {
+        reference: (await loadConfig(EXAMPLE_CONFIG)).config.image?.track ?? lock.reference,
+        digest: lock.digest,
+        pinned: lock.pinned,
+      },
       payload: { mode: "embedded", layout: "/run/live/medium/atomiso/payload" },
       kargs: ["console=tty0", "console=ttyS0,115200"],
     });

@@ -15,8 +15,10 @@ import {
   podmanPullArgv,
   podmanPushArgv,
   pushProgressTracker,
+  skopeoCopyArgv,
   skopeoInspectDigestArgv,
 } from "../../src/image/podman.js";
+import { channelReference } from "../../src/image/push.js";
 import { type BaseRootSettings, imageSettings } from "../../src/image/settings.js";
 import { libexecDir } from "../../src/paths.js";
 
@@ -275,5 +277,57 @@ describe("[image] config", () => {
       "image.containerfile",
       "image.context",
     ]);
+  });
+});
+
+describe("image.track and the channel tag", () => {
+  it("moves a tag registry to registry by digest, keeping the manifest bytes", () => {
+    expect(
+      skopeoCopyArgv({
+        tlsVerify: false,
+        source: "127.0.0.1:5000/particleos/system@sha256:abc",
+        destination: "127.0.0.1:5000/particleos/system:stable",
+      }),
+    ).toEqual([
+      "skopeo",
+      "copy",
+      "--quiet",
+      "--preserve-digests",
+      "--src-tls-verify=false",
+      "--dest-tls-verify=false",
+      "docker://127.0.0.1:5000/particleos/system@sha256:abc",
+      "docker://127.0.0.1:5000/particleos/system:stable",
+    ]);
+  });
+
+  it("--channel moves track's tag in the pushed repository, on the build host's registry name", () => {
+    expect(
+      channelReference(
+        "127.0.0.1:5000/particleos/system:0.1.0",
+        "10.0.2.100:5000/particleos/system:stable",
+      ),
+    ).toBe("127.0.0.1:5000/particleos/system:stable");
+    expect(() =>
+      channelReference(
+        "127.0.0.1:5000/particleos/system:0.1.0",
+        "10.0.2.100:5000/other/system:stable",
+      ),
+    ).toThrow(/image.track .* is not a tag of the repository image.reference pushes to/);
+    expect(() => channelReference("127.0.0.1:5000/particleos/system:0.1.0", undefined)).toThrow(
+      /--channel needs image.track/,
+    );
+  });
+
+  it("image.track is a tagged reference without a digest, and optional", async () => {
+    const base = `[product]\nname = "P"\nid = "p"\nversion = "1"\n[iso]\nvolume_id = "P"\n[image]\ncontainerfile = "C"\ncontext = "."\nreference = "r.example.org/p/s:1"\n`;
+    const ok = parseConfig(`${base}track = "r.example.org/p/s:stable"\n`, "a.toml");
+    expect(ok.image?.track).toBe("r.example.org/p/s:stable");
+    expect(parseConfig(base, "b.toml").image?.track).toBeUndefined();
+    expect(() =>
+      parseConfig(`${base}track = "r.example.org/p/s@sha256:${"a".repeat(64)}"\n`, "c.toml"),
+    ).toThrow(/image\.track.*must not contain a digest/s);
+    expect(() => parseConfig(`${base}track = "r.example.org/p/s"\n`, "d.toml")).toThrow(
+      /image\.track.*needs a tag/s,
+    );
   });
 });

@@ -100,7 +100,12 @@ describe("plan", async () => {
     const ip = (iso.stage.options as { installPlan: InstallPlan }).installPlan;
     expect(ip).toMatchObject({
       backend: "ostree",
-      image: { reference: LOCK.reference, digest: D1, pinned: LOCK.pinned },
+      // image.track: what the installed system updates from (the backends write it to the origin).
+      image: {
+        reference: "10.0.2.100:5000/particleos/system:stable",
+        digest: D1,
+        pinned: LOCK.pinned,
+      },
       payload: { mode: "embedded", layout: "/run/live/medium/atomiso/payload" },
       ostree: { stateroot: "particleos", ref: "atomiso/particleos" },
       layout: { efiMiB: 512, bootMiB: 1024, biosBootMiB: 1, filesystem: "ext4" },

@@ -164,7 +164,11 @@ export function registerImage(program: Command, globals: () => GlobalOptions): v
       "lint the built system image, push it to image.reference and pin its digest in atomiso.lock",
     )
     .option("--authfile <file>", "auth.json to use (default: podman's, e.g. after `podman login`)")
-    .action(async (opts: { authfile?: string }) => {
+    .option(
+      "--channel",
+      "also move image.track's tag (e.g. :stable) to the pushed image: installed systems then update to it",
+    )
+    .action(async (opts: { authfile?: string; channel?: boolean }) => {
       requireRoot("push");
       const g = globals();
       const loaded = await loadConfig(g.config);
@@ -180,6 +184,7 @@ export function registerImage(program: Command, globals: () => GlobalOptions): v
           ...(linted.report.kernel ? { kernel: linted.report.kernel } : {}),
           luks: linted.report.luks,
           ...(opts.authfile ? { authFile: opts.authfile } : {}),
+          ...(opts.channel ? { channel: true } : {}),
         }),
       );
       const where = relative(process.cwd(), result.lockFile) || result.lockFile;
@@ -187,5 +192,6 @@ export function registerImage(program: Command, globals: () => GlobalOptions): v
         `${result.lock.pinned} (${mib(result.lock.size)} in the registry, pushed in ${secs(result.durationMs)})`,
       );
       console.log(`pinned in ${where}`);
+      if (result.channel) console.log(`${result.channel} now points to ${result.lock.digest}`);
     });
 }
