@@ -20,7 +20,7 @@ export interface LiveFilesOptions {
 
 const SESSION = "atomiso-installer";
 const CALAMARES_MODULES = "usr/lib/x86_64-linux-gnu/calamares/modules";
-/** Repository folders whose files are installed as they are (see the stage's recipe). */
+/** Repository folders whose files are installed as they are (in the stage's derived code closure). */
 export const LIVE_FILE_SOURCES = [
   "installer-scripts/live",
   "installer-scripts/deploy",
