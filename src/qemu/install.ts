@@ -231,6 +231,10 @@ export interface InstalledBootOptions {
   passphrase?: string;
   memoryMiB?: number;
   timeoutMs?: number;
+  /** How long `commands` may run together (default 2 minutes; an update takes longer). */
+  commandsTimeoutMs?: number;
+  /** Host ports the installed system reaches (e.g. the registry it updates from). */
+  guestForwards?: GuestForward[];
 }
 
 export interface InstalledBoot {
@@ -254,6 +258,7 @@ export async function bootInstalled(o: InstalledBootOptions): Promise<InstalledB
     smp: 1,
     runDir: o.runDir,
     serialInput: true,
+    ...(o.guestForwards ? { guestForwards: o.guestForwards } : {}),
   });
   try {
     const wait = (re: RegExp, since: number, timeoutMs = 5 * 60_000) =>
@@ -281,7 +286,7 @@ export async function bootInstalled(o: InstalledBootOptions): Promise<InstalledB
     // The markers are computed by the shell, so the echo of the typed line never matches them.
     const script = ["echo ATOMISO-BEGIN-$((40+2))", ...o.commands, "echo ATOMISO-END-$((50+3))"];
     await input.type(`${script.join("; ")}\n`);
-    await wait(/ATOMISO-END-53/, mark, 120_000);
+    await wait(/ATOMISO-END-53/, mark, o.commandsTimeoutMs ?? 120_000);
     const text = guest.serial.text().slice(mark);
     const output = text
       .slice(

@@ -8,15 +8,23 @@
 //     and GRUB; its kernel is signed), and the passphrase is typed at the initramfs' prompt;
 //   - bios-online: an ISO without the image ([image] payload = "online") pulls it at install
 //     time from a registry on the host's 127.0.0.1, reached only through a QEMU user-network
-//     forward (test/support/online-iso.ts).
+//     forward (test/support/online-iso.ts). The installed system then lives on: a 0.2.0 of the
+//     example image (VERSION, so os-release, changed) is pushed to the channel it tracks
+//     (image.track, :stable), `atomiso-update upgrade` stages it fetching only the changed
+//     layer, the next boot runs 0.2.0, `atomiso-update rollback` and the boot after run 0.1.0.
 // Serial logs stay in test-artifacts/install/<case>/.
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
+import { buildImage } from "../../src/image/build.js";
 import { readLock } from "../../src/image/lock.js";
+import { pushImage } from "../../src/image/push.js";
+import { imageSettings } from "../../src/image/settings.js";
+import { silentReporter } from "../../src/log/reporter.js";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
+import { defaultCacheDir } from "../../src/paths.js";
 import { createBlankDisk, type Firmware } from "../../src/qemu/index.js";
 import { bootInstalled, unattendedInstall } from "../../src/qemu/install.js";
 import { run } from "../../src/tools/exec.js";
@@ -42,6 +50,29 @@ interface Case {
 const CASES: Case[] = [
   { name: "uefi", firmware: "uefi", online: false, encrypt: true },
   { name: "bios-online", firmware: "bios", online: true, encrypt: false },
+];
+
+/**
+ * Builds 0.2.0 of the example image (only VERSION differs: os-release and a small last layer)
+ * and pushes it to `registry` as the channel the installed system tracks (`:stable`).
+ */
+async function pushNextVersion(registry: string, scratch: string): Promise<string> {
+  const s = imageSettings(await loadConfig(EXAMPLE_PROFILE));
+  s.tag = "localhost/atomiso-test/particleos-boot:0.2.0";
+  s.buildArgs = { ...s.buildArgs, VERSION: "0.2.0" };
+  s.reference = `${registry}/particleos/system:0.2.0`;
+  s.track = `${registry}/particleos/system:stable`;
+  s.tlsVerify = false;
+  s.lockFile = join(scratch, "atomiso-0.2.0.lock"); // never the example's own lock
+  await buildImage(s, { cacheDir: defaultCacheDir(), reporter: silentReporter });
+  const pushed = await pushImage(s, { reporter: silentReporter, backend: "ostree", channel: true });
+  return pushed.lock.digest;
+}
+
+/** What the update checks read in the installed system (short lines, see below). */
+const VERSION_CHECKS = [
+  '. /etc/os-release; echo "os-release=$VERSION_ID/$IMAGE_VERSION"',
+  "ostree admin status | grep -o 'Version: .*' | head -n 1",
 ];
 
 async function answer(c: Case): Promise<string> {
@@ -123,6 +154,9 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
 
         // On OVMF the installed disk boots with Secure Boot on (Microsoft's keys enrolled).
         const bootFirmware: Firmware = c.firmware === "uefi" ? "uefi-secureboot" : c.firmware;
+        // The online case's installed system updates from its registry after the checks below.
+        const next = online ? await pushNextVersion(online.registry.host, scratch) : undefined;
+        const sudo = (command: string) => `echo '${PASSWORD}' | sudo -S -p '' ${command}`;
         const booted = await bootInstalled({
           firmware: bootFirmware,
           target,
@@ -149,7 +183,17 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
             // The kernel's own word on Secure Boot and lockdown, asked in the guest: the
             // serial log's early lines are not proof enough (one CI run's log lacked them).
             `echo '${PASSWORD}' | sudo -S -p '' sh -c 'dmesg | grep -o -m1 "secureboot: Secure boot [a-z]*"; echo "lockdown=$(cat /sys/kernel/security/lockdown)"; grep -o "^luks-[0-9a-f-]* UUID=[0-9a-f-]*" /etc/crypttab || echo crypttab=none'`,
+            ...(next
+              ? [
+                  // Stages 0.2.0 from the tracked channel; its log names the bytes fetched.
+                  `${sudo("atomiso-update upgrade")} >/tmp/upgrade.log 2>&1; echo "upgrade-exit=$?"`,
+                  "grep -E '^atomiso-update-fetched|error' /tmp/upgrade.log",
+                ]
+              : []),
           ],
+          ...(online
+            ? { guestForwards: online.guestForwards, commandsTimeoutMs: 15 * 60_000 }
+            : {}),
         });
         // Diagnostics only: one CI run's serial log lacked the kernel's first lines.
         const bootLog = await readFile(booted.serialLog, "utf8");
@@ -191,6 +235,39 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
         } else {
           expect(out).not.toMatch(/Secure boot enabled/);
           expect(out).toMatch(/^lockdown=\[none\]/m);
+        }
+        if (online && next) {
+          // The upgrade fetched the changed layer, config and manifest (kilobytes: only VERSION
+          // changed), not the image (hundreds of MiB): the install kept the layers.
+          expect(out, out).toMatch(/^upgrade-exit=0$/m);
+          const fetched = Number(/^atomiso-update-fetched (\d+)$/m.exec(out)?.[1]);
+          console.log(`[update ${c.name}] 0.2.0 (${next}): ${fetched} bytes fetched`);
+          expect(fetched).toBeGreaterThan(0);
+          expect(fetched).toBeLessThan(lock.size / 20);
+          const upgraded = await bootInstalled({
+            firmware: bootFirmware,
+            target,
+            runDir: join(artifacts, "boot-0.2.0"),
+            user: USER,
+            password: PASSWORD,
+            commands: [
+              ...VERSION_CHECKS,
+              `${sudo("atomiso-update rollback")} >/dev/null 2>&1; echo "rollback-exit=$?"`,
+            ],
+          });
+          expect(upgraded.output).toMatch(/^os-release=0\.2\.0\/0\.2\.0$/m);
+          expect(upgraded.output).toMatch(/^Version: 0\.2\.0$/m);
+          expect(upgraded.output).toMatch(/^rollback-exit=0$/m);
+          const rolledBack = await bootInstalled({
+            firmware: bootFirmware,
+            target,
+            runDir: join(artifacts, "boot-rollback"),
+            user: USER,
+            password: PASSWORD,
+            commands: VERSION_CHECKS,
+          });
+          expect(rolledBack.output).toMatch(/^os-release=0\.1\.0\/0\.1\.0$/m);
+          expect(rolledBack.output).toMatch(/^Version: 0\.1\.0$/m);
         }
       } finally {
         if (online) await stopRegistry(online.registry);
