@@ -1,6 +1,7 @@
 // atomiso's command line: thin commands that parse flags, call one library function and print.
 import { Command, CommanderError, Option } from "commander";
 import { AtomisoError, formatError } from "../errors.js";
+import { packageVersion } from "../paths.js";
 import { registerBuild } from "./commands/build.js";
 import { registerClean } from "./commands/clean.js";
 import { registerDoctor } from "./commands/doctor.js";
@@ -15,7 +16,7 @@ import type { GlobalOptions } from "./options.js";
 export function buildProgram(): Command {
   const program = new Command("atomiso")
     .description("cut installer ISOs for atomic (bootc/ostree) operating systems")
-    .version("0.1.0")
+    .version(packageVersion)
     .option("-c, --config <file>", "the profile to use", "atomiso.toml")
     .option(
       "--cache-dir <dir>",
