@@ -79,7 +79,12 @@ export function registerBuild(program: Command, globals: () => GlobalOptions): v
         );
         if (result.iso) {
           const size = (await stat(result.iso)).size;
-          console.log(`${relativeToCwd(result.iso)} (${(size / 1024 / 1024).toFixed(0)} MiB)`);
+          const what = plan.installable
+            ? "installer ISO"
+            : "ISO without payload (boots to the installer, which refuses to install; not for release)";
+          console.log(
+            `wrote ${relativeToCwd(result.iso)} (${(size / 1024 / 1024).toFixed(0)} MiB): ${what}`,
+          );
         }
       },
     );
