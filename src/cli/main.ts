@@ -9,6 +9,7 @@ import { registerGenDocs } from "./commands/gen-docs.js";
 import { registerImage } from "./commands/image.js";
 import { registerInit } from "./commands/init.js";
 import { registerPlan } from "./commands/plan.js";
+import { registerRegistry } from "./commands/registry.js";
 import { registerTestBoot } from "./commands/test-boot.js";
 import { registerValidate } from "./commands/validate.js";
 import type { GlobalOptions } from "./options.js";
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerDoctor(program, globals);
   registerClean(program, globals);
   registerImage(program, globals);
+  registerRegistry(program, globals);
   registerGenDocs(program);
   return program;
 }

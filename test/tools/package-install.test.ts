@@ -73,6 +73,10 @@ describe("the installed npm package", () => {
     const out = runInstalled(["init", "myos", "--name", "My OS"]);
     expect(out).toContain(join(dir, "myos", "atomiso.toml"));
     const validated = runInstalled(["validate"], join(dir, "myos"));
-    expect(validated).toMatch(/ok|valid/i);
+    expect(validated).toContain("atomiso.toml: ok (My OS 0.1.0)");
+    // Planning hashes the stage recipes (src/, libexec/, …) of the installed package.
+    const plan = runInstalled(["plan", "--no-payload"], join(dir, "myos"));
+    expect(plan).toContain("plan for atomiso.toml -> out/my-os-0.1.0-nopayload.iso");
+    expect(plan).toMatch(/bootstrap\s+[0-9a-f]{16}/);
   });
 });
