@@ -81,6 +81,28 @@ export async function registryStatus(r: DevRegistry): Promise<RegistryStatus> {
   return { running, pid, answers: await registryAnswers(r.addr) };
 }
 
+async function writeRegistryConfig(r: DevRegistry): Promise<void> {
+  await mkdir(join(r.dir, "storage"), { recursive: true });
+  await writeFile(`${r.configFile}.tmp`, registryConfig(r));
+  await rename(`${r.configFile}.tmp`, r.configFile);
+}
+
+/**
+ * Runs the registry in the foreground until it is stopped (SIGINT/SIGTERM to atomiso): for a
+ * container that only serves the registry, e.g. beside the builder container.
+ */
+export async function serveRegistry(r: DevRegistry, onLine: (line: string) => void): Promise<void> {
+  if (await registryAnswers(r.addr)) {
+    throw new AtomisoError(
+      "registry-error",
+      `a registry already answers on ${r.addr}`,
+      "use it, or stop it first (atomiso registry stop)",
+    );
+  }
+  await writeRegistryConfig(r);
+  await run([REGISTRY_PROGRAM, "serve", r.configFile], { onLine });
+}
+
 export type StartOutcome = "started" | "already-running" | "other-registry";
 
 export async function startRegistry(r: DevRegistry, timeoutMs = 15_000): Promise<StartOutcome> {
@@ -94,9 +116,7 @@ export async function startRegistry(r: DevRegistry, timeoutMs = 15_000): Promise
       "apt-get install docker-registry (or push to another registry: image.reference)",
     );
   }
-  await mkdir(join(r.dir, "storage"), { recursive: true });
-  await writeFile(`${r.configFile}.tmp`, registryConfig(r));
-  await rename(`${r.configFile}.tmp`, r.configFile);
+  await writeRegistryConfig(r);
   await run([
     ...daemonArgv(r, ["--start", "--background", "--make-pidfile", "--output", r.logFile]),
     "--",

@@ -12,9 +12,11 @@ import {
   devRegistry,
   registryAnswers,
   registryStatus,
+  serveRegistry,
   startRegistry,
   stopRegistry,
 } from "../../src/registry/dev-registry.js";
+import { stopAllChildren } from "../../src/tools/exec.js";
 import { isAlive } from "../../src/tools/process-alive.js";
 
 async function listen(): Promise<Server> {
@@ -59,6 +61,24 @@ describe("the local development registry", () => {
     expect(existsSync(r.pidFile)).toBe(false);
     expect(await registryAnswers(r.addr)).toBe(false);
     expect(await stopRegistry(r)).toBe(false);
+  });
+
+  it("serves in the foreground until its tools are stopped (registry start --foreground)", async () => {
+    const probe = await listen();
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const r = devRegistry(join(cache, "fg"), port);
+    const lines: string[] = [];
+    const serving = serveRegistry(r, (l) => lines.push(l)).catch((e: unknown) => e);
+    const deadline = Date.now() + 15_000;
+    while (!(await registryAnswers(r.addr)) && Date.now() < deadline)
+      await new Promise((res) => setTimeout(res, 100));
+    expect(await registryAnswers(r.addr)).toBe(true);
+    expect(existsSync(r.pidFile)).toBe(false);
+    await stopAllChildren(2000);
+    expect(String(await serving)).toMatch(/killed by SIGTERM/);
+    expect(await registryAnswers(r.addr)).toBe(false);
+    expect(lines.join("\n")).toContain("GET /v2/");
   });
 
   it("fails clearly when something else holds the port", async () => {

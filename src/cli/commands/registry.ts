@@ -1,7 +1,9 @@
 import { type Command, Option } from "commander";
+import { wasInterrupted, withInterruptHandling } from "../../build/interrupt.js";
 import {
   devRegistry,
   registryStatus,
+  serveRegistry,
   startRegistry,
   stopRegistry,
 } from "../../registry/dev-registry.js";
@@ -25,8 +27,22 @@ export function registerRegistry(program: Command, globals: () => GlobalOptions)
     .command("start")
     .description("start it in the background (it runs until `atomiso registry stop`)")
     .addOption(portOption())
-    .action(async (opts: { port: number }) => {
+    .option(
+      "--foreground",
+      "serve in the foreground until stopped (Ctrl-C, SIGTERM), e.g. as its own container",
+    )
+    .action(async (opts: { port: number; foreground?: boolean }) => {
       const r = devRegistry(cacheDirFor(globals()), opts.port);
+      if (opts.foreground) {
+        console.log(`registry serving on ${r.addr} (storage ${r.dir}/storage) until stopped`);
+        try {
+          await withInterruptHandling(() => serveRegistry(r, (line) => console.log(line)));
+        } catch (err) {
+          if (!wasInterrupted()) throw err;
+        }
+        console.log("registry stopped");
+        return;
+      }
       const outcome = await startRegistry(r);
       const text = {
         started: `registry started on ${r.addr} (storage ${r.dir}/storage, log ${r.logFile})`,
