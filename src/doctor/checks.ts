@@ -226,7 +226,7 @@ function checkKvm(): Finding {
     check: "virtualisation",
     level: "ok",
     detail:
-      "boot tests use QEMU TCG (software emulation); KVM is not used because it hangs on these hosts",
+      "boot tests use QEMU TCG (software emulation) by default; `atomiso test boot --kvm` uses KVM where /dev/kvm works (it hangs on some hosts)",
   };
 }
 
