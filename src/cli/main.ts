@@ -1,6 +1,7 @@
 // atomiso's command line: thin commands that parse flags, call one library function and print.
 import { Command, CommanderError, Option } from "commander";
 import { AtomisoError, formatError } from "../errors.js";
+import { packageVersion } from "../paths.js";
 import { registerBuild } from "./commands/build.js";
 import { registerClean } from "./commands/clean.js";
 import { registerDoctor } from "./commands/doctor.js";
@@ -8,6 +9,7 @@ import { registerGenDocs } from "./commands/gen-docs.js";
 import { registerImage } from "./commands/image.js";
 import { registerInit } from "./commands/init.js";
 import { registerPlan } from "./commands/plan.js";
+import { registerRegistry } from "./commands/registry.js";
 import { registerTestBoot } from "./commands/test-boot.js";
 import { registerValidate } from "./commands/validate.js";
 import type { GlobalOptions } from "./options.js";
@@ -15,7 +17,7 @@ import type { GlobalOptions } from "./options.js";
 export function buildProgram(): Command {
   const program = new Command("atomiso")
     .description("cut installer ISOs for atomic (bootc/ostree) operating systems")
-    .version("0.1.0")
+    .version(packageVersion)
     .option("-c, --config <file>", "the profile to use", "atomiso.toml")
     .option(
       "--cache-dir <dir>",
@@ -40,6 +42,7 @@ export function buildProgram(): Command {
   registerDoctor(program, globals);
   registerClean(program, globals);
   registerImage(program, globals);
+  registerRegistry(program, globals);
   registerGenDocs(program);
   return program;
 }

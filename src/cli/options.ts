@@ -10,9 +10,13 @@ export interface GlobalOptions {
   verbose?: boolean;
 }
 
-export function reporterFor(o: GlobalOptions, logFile?: string): Reporter {
+export function reporterFor(o: GlobalOptions, log?: { line: (line: string) => void }): Reporter {
   const kind: ReporterKind = o.log ?? (process.stderr.isTTY ? "tty" : "plain");
-  return createReporter({ kind, verbose: o.verbose ?? false, ...(logFile ? { logFile } : {}) });
+  return createReporter({
+    kind,
+    verbose: o.verbose ?? false,
+    ...(log ? { logLine: (line: string) => log.line(line) } : {}),
+  });
 }
 
 export function cacheDirFor(o: GlobalOptions): string {

@@ -39,7 +39,43 @@ export function checkRoot(uid = process.getuid?.()): Finding {
       };
 }
 
-async function checkTools(): Promise<Finding[]> {
+/** How to build on a host that cannot install atomiso's Debian packages (README: On other hosts). */
+export const BUILDER_CONTAINER_FIX =
+  "use the builder container, which has every host tool: see README.md, On other hosts (podman build -t atomiso-builder -f oci/builder/Containerfile …, then podman run --privileged … atomiso-builder atomiso build)";
+
+/** Parses /etc/os-release (KEY=value lines, values optionally quoted). */
+export function parseOsRelease(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(/^([A-Z_][A-Z0-9_]*)=(.*)$/gm)) {
+    const [, key = "", raw = ""] = m;
+    out[key] = raw.replace(/^(["'])(.*)\1$/, "$2");
+  }
+  return out;
+}
+
+/** atomiso's host tools are Debian packages; elsewhere the builder container is the way in. */
+export function checkHostSystem(osRelease: string | undefined): Finding {
+  const os = parseOsRelease(osRelease ?? "");
+  const name = os.PRETTY_NAME ?? os.NAME ?? "an unknown system (no /etc/os-release)";
+  const family = [os.ID ?? "", ...(os.ID_LIKE ?? "").split(/\s+/)];
+  if (family.includes("debian"))
+    return { check: "host system", level: "ok", detail: `${name} (Debian packages)` };
+  return {
+    check: "host system",
+    level: "warn",
+    detail: `${name} is not Debian-based: atomiso's host tools (mmdebstrap, grub, xorriso, …) are Debian packages`,
+    fix: BUILDER_CONTAINER_FIX,
+  };
+}
+
+function readOsRelease(): string | undefined {
+  for (const f of ["/etc/os-release", "/usr/lib/os-release"]) {
+    if (existsSync(f)) return readFileSync(f, "utf8");
+  }
+  return undefined;
+}
+
+async function checkTools(debian: boolean): Promise<Finding[]> {
   const missing = await missingTools(Object.keys(TOOL_PACKAGES));
   const missingFiles = Object.entries(HOST_FILES).filter(([f]) => !existsSync(f));
   const packages = [
@@ -58,7 +94,9 @@ async function checkTools(): Promise<Finding[]> {
       check: "host tools",
       level: "fail",
       detail: `missing: ${[...missing, ...missingFiles.map(([f]) => f)].join(", ")}`,
-      fix: `apt-get install ${packages.join(" ")}`,
+      fix: debian
+        ? `apt-get install ${packages.join(" ")}`
+        : `${BUILDER_CONTAINER_FIX} (on Debian: apt-get install ${packages.join(" ")})`,
     },
   ];
 }
@@ -188,14 +226,15 @@ function checkKvm(): Finding {
     check: "virtualisation",
     level: "ok",
     detail:
-      "boot tests use QEMU TCG (software emulation); KVM is not used because it hangs on these hosts",
+      "boot tests use QEMU TCG (software emulation) by default; `atomiso test boot --kvm` uses KVM where /dev/kvm works (it hangs on some hosts)",
   };
 }
 
 export async function runDoctor(cacheDir: string): Promise<Finding[]> {
+  const host = checkHostSystem(readOsRelease());
   const groups = await Promise.all([
-    Promise.resolve([checkRoot(), checkNode()]),
-    checkTools(),
+    Promise.resolve([host, checkRoot(), checkNode()]),
+    checkTools(host.level === "ok"),
     Promise.resolve([checkKernelFilesystems(), checkLoop(), checkKvm()]),
     checkNamespaces().then((f) => [f]),
     checkSpace(cacheDir).then((f) => [f]),

@@ -20,6 +20,8 @@ interface Options {
   verbose?: boolean;
   /** Every line (including tool output) is appended here too. */
   logFile?: string;
+  /** Every step, info and warning line is passed here too (a build log). */
+  logLine?: (line: string) => void;
   write?: (text: string) => void;
 }
 
@@ -34,6 +36,7 @@ export function createReporter(options: Options): Reporter {
 
   const toFile = (line: string) => {
     if (options.logFile) appendFileSync(options.logFile, `${line}\n`);
+    options.logLine?.(line);
   };
   const clearBar = () => {
     if (barShown) {
@@ -100,7 +103,8 @@ export function createReporter(options: Options): Reporter {
       });
     },
     detail(line) {
-      toFile(`${pad()}  ${line}`);
+      // Tool output reaches a build log through the command log (with the command it came from).
+      if (options.logFile) appendFileSync(options.logFile, `${pad()}  ${line}\n`);
       if (options.verbose) emit(`${pad()}  ${line}`, { event: "detail", line });
     },
   };

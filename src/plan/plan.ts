@@ -31,6 +31,8 @@ export interface Plan {
   configFile: string;
   /** Where the finished ISO is written. */
   output: string;
+  /** False for --no-payload: the ISO boots and shows the installer, which refuses to install. */
+  installable: boolean;
   steps: PlanStep[];
 }
 
@@ -262,7 +264,22 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
     steps.push({ stage, key });
   }
   const output = abs(c.iso.output ?? `out/${c.product.id}-${c.product.version}.iso`);
-  return { configFile: loaded.file, output, steps };
+  return {
+    configFile: loaded.file,
+    output: options.noPayload ? noPayloadName(output) : output,
+    installable: !options.noPayload,
+    steps,
+  };
+}
+
+/**
+ * A --no-payload ISO cannot install, so it never takes the installable ISO's name (a release
+ * could otherwise ship it by mistake): `os-1.0.iso` becomes `os-1.0-nopayload.iso`.
+ */
+export function noPayloadName(output: string): string {
+  return /\.iso$/i.test(output)
+    ? output.replace(/(\.iso)$/i, "-nopayload$1")
+    : `${output}-nopayload.iso`;
 }
 
 /** The plan as printable data (`atomiso plan --json`). */
@@ -270,6 +287,7 @@ export function describePlan(plan: Plan) {
   return {
     config: plan.configFile,
     output: plan.output,
+    installable: plan.installable,
     stages: plan.steps.map(({ stage, key }) => ({
       id: stage.definition.id,
       title: stage.definition.title,

@@ -40,6 +40,8 @@ export interface BootOptions {
   smp?: 1 | 2;
   /** Default "max". */
   cpu?: string;
+  /** Default "tcg". */
+  accel?: "tcg" | "kvm";
   noReboot?: boolean;
   /** Use exactly this run directory (created if missing; must be empty). */
   runDir?: string;
@@ -254,6 +256,7 @@ export async function bootIso(options: BootOptions): Promise<BootResult> {
         memoryMiB: options.memoryMiB,
         smp: options.smp,
         cpu: options.cpu,
+        ...(options.accel ? { accel: options.accel } : {}),
         noReboot: options.noReboot,
         runDir,
         ovmfDir: options.ovmfDir,

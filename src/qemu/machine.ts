@@ -40,6 +40,8 @@ export interface MachineSpec {
   smp?: 1 | 2;
   /** Default "max": every feature TCG emulates (x86-64-v3 for distributions that need it). */
   cpu?: string;
+  /** Default "tcg". "kvm" only where the host has a working /dev/kvm (e.g. CI runners). */
+  accel?: "tcg" | "kvm";
   /** Exit instead of rebooting when the guest reboots. */
   noReboot?: boolean;
   /** Per-run directory; default home of the serial log, QMP socket and OVMF VARS copy. */
@@ -185,7 +187,7 @@ export function buildMachine(spec: MachineSpec): MachinePlan {
     secure ? "q35,smm=on" : "q35",
     // TCG only: KVM is not assumed to be present (and hangs on some hosts).
     "-accel",
-    "tcg",
+    spec.accel ?? "tcg",
     "-cpu",
     spec.cpu ?? "max",
     "-m",

@@ -5,6 +5,7 @@
 // kernel if atomiso dies first (lifetime.ts).
 import { execa, type ResultPromise } from "execa";
 import { AtomisoError } from "../errors.js";
+import { commandEnded, commandOutput, commandStarted } from "../log/command-log.js";
 import { diesWithParent, missingUnderSetpriv } from "./lifetime.js";
 import { quoteArgv } from "./shell-quote.js";
 
@@ -116,10 +117,16 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     ] as ["ignore" | "pipe", "pipe", "pipe"],
   });
   running.add(child);
-  if (options.onLine) {
+  // The build log (when open) gets every command with all its output.
+  const logId = commandStarted(quoteArgv(argv));
+  if (options.onLine || logId !== undefined) {
     const onLine = options.onLine;
-    splitLines(child.stdout, (l) => onLine(l, "stdout"));
-    splitLines(child.stderr, (l) => onLine(l, "stderr"));
+    for (const stream of ["stdout", "stderr"] as const) {
+      splitLines(child[stream], (l) => {
+        commandOutput(logId, stream, l);
+        onLine?.(l, stream);
+      });
+    }
   }
   let result: Awaited<typeof child>;
   try {
@@ -127,6 +134,15 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   } finally {
     running.delete(child);
   }
+  commandEnded(
+    logId,
+    result.signal
+      ? `killed by ${result.signal}`
+      : result.exitCode === undefined
+        ? `did not start (${result.code ?? "unknown reason"})`
+        : `exit status ${result.exitCode}`,
+    Date.now() - started,
+  );
   const stdout = String(result.stdout ?? "");
   const stderr = String(result.stderr ?? "");
   const ok = options.okExitCodes ?? [0];

@@ -28,7 +28,7 @@ it("Nimbus boots to its own welcome page (uefi / cdrom)", async () => {
   await mkdir("test-artifacts/boot", { recursive: true });
   const dir = await mkdtemp(join("test-artifacts/boot", "disk-nimbus-"));
   const result = await bootIso({
-    iso: "examples/nimbus/out/nimbus-2.0.iso",
+    iso: "examples/nimbus/out/nimbus-2.0-nopayload.iso",
     firmware: "uefi",
     media: "cdrom",
     smp: 2,

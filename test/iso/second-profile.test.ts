@@ -19,7 +19,7 @@ describe("the Nimbus profile", async () => {
     ["bin/atomiso.js", "--config", NIMBUS_CONFIG, "--log", "plain", "build", "--no-payload"],
     { all: true, reject: false },
   );
-  const iso = "examples/nimbus/out/nimbus-2.0.iso";
+  const iso = "examples/nimbus/out/nimbus-2.0-nopayload.iso";
 
   it("builds by reusing the base system, kernel and squashfs of the shared cache", () => {
     expect(build.exitCode, build.all).toBe(0);

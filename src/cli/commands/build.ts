@@ -2,11 +2,14 @@ import { stat } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import { runPlan } from "../../build/runner.js";
 import { loadConfig } from "../../config/load.js";
-import { AtomisoError } from "../../errors.js";
+import { AtomisoError, formatError } from "../../errors.js";
+import { BuildLog } from "../../log/build-log.js";
+import { packageVersion } from "../../paths.js";
 import { planIso, relativeToCwd } from "../../plan/plan.js";
 import { checkCalamares } from "../../render/calamares/validate.js";
 import { STAGE_IDS, type StageId } from "../../stages/stage.js";
 import { checkTools } from "../../tools/host.js";
+import { quoteArgv } from "../../tools/shell-quote.js";
 import { cacheDirFor, type GlobalOptions, reporterFor } from "../options.js";
 import { buildImageAction } from "./image.js";
 
@@ -22,6 +25,10 @@ export function epochFromEnv(): { epoch?: number } {
     );
   }
   return { epoch: n };
+}
+
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)}s`;
 }
 
 export function registerBuild(program: Command, globals: () => GlobalOptions): void {
@@ -66,22 +73,45 @@ export function registerBuild(program: Command, globals: () => GlobalOptions): v
         checkCalamares(loaded);
         const plan = await planIso(loaded, { ...epochFromEnv(), noPayload: !opts.payload });
         await checkTools(plan.steps.flatMap((s) => s.stage.definition.tools));
-        const reporter = reporterFor(globals());
+        const cacheDir = cacheDirFor(globals());
+        const log = new BuildLog(plan.output, [
+          `atomiso ${packageVersion} build, ${new Date().toISOString()}`,
+          `command: ${quoteArgv(process.argv.slice(1))}`,
+          `config: ${plan.configFile}`,
+          `cache: ${cacheDir}`,
+          `output: ${plan.output} (${plan.installable ? "installer ISO" : "no payload"})`,
+          ...plan.steps.map(({ stage, key }) => `stage ${stage.definition.id} key ${key}`),
+        ]);
+        const reporter = reporterFor(globals(), { line: (l) => log.write(l) });
         const started = Date.now();
-        const result = await runPlan(plan, {
-          cacheDir: cacheDirFor(globals()),
-          reporter,
-          ...(opts.until ? { until: opts.until } : {}),
-          ...(opts.rebuild ? { rebuild: opts.rebuild } : {}),
-        });
+        let result: Awaited<ReturnType<typeof runPlan>>;
+        try {
+          result = await runPlan(plan, {
+            cacheDir,
+            reporter,
+            ...(opts.until ? { until: opts.until } : {}),
+            ...(opts.rebuild ? { rebuild: opts.rebuild } : {}),
+          });
+        } catch (err) {
+          log.write(formatError(err));
+          const path = log.close(`build failed after ${seconds(started)}`);
+          console.error(`log: ${relativeToCwd(path)}`);
+          throw err;
+        }
         const built = result.stages.filter((s) => !s.cached).map((s) => s.id);
-        const secs = ((Date.now() - started) / 1000).toFixed(1);
         reporter.info(
-          `${built.length} stage(s) built${built.length ? ` (${built.join(", ")})` : ""}, ${result.stages.length - built.length} cached, ${secs}s`,
+          `${built.length} stage(s) built${built.length ? ` (${built.join(", ")})` : ""}, ${result.stages.length - built.length} cached, ${seconds(started)}`,
         );
+        const logPath = log.close(`build finished after ${seconds(started)}`);
+        console.log(`log: ${relativeToCwd(logPath)}`);
         if (result.iso) {
           const size = (await stat(result.iso)).size;
-          console.log(`${relativeToCwd(result.iso)} (${(size / 1024 / 1024).toFixed(0)} MiB)`);
+          const what = plan.installable
+            ? "installer ISO"
+            : "ISO without payload (boots to the installer, which refuses to install; not for release)";
+          console.log(
+            `wrote ${relativeToCwd(result.iso)} (${(size / 1024 / 1024).toFixed(0)} MiB): ${what}`,
+          );
         }
       },
     );

@@ -44,6 +44,7 @@ export function registerTestBoot(program: Command, globals: () => GlobalOptions)
     .option("--artifacts <dir>", "where serial log and screenshots go", "out/boot")
     .option("--memory <MiB>", "guest memory", "3072")
     .option("--disk <GiB>", "size of the blank target disk attached to the machine (0: none)", "20")
+    .option("--kvm", "use KVM instead of TCG (CI runners with /dev/kvm; TCG is the default)")
     .action(
       async (
         iso: string,
@@ -54,6 +55,7 @@ export function registerTestBoot(program: Command, globals: () => GlobalOptions)
           artifacts: string;
           memory: string;
           disk: string;
+          kvm?: boolean;
         },
       ) => {
         if (!existsSync(iso))
@@ -78,6 +80,7 @@ export function registerTestBoot(program: Command, globals: () => GlobalOptions)
             firmware: opts.firmware,
             media: opts.media,
             memoryMiB: Number(opts.memory),
+            ...(opts.kvm ? { accel: "kvm" as const } : {}),
             artifactsDir: opts.artifacts,
             expectText: expect,
             rejectText: [WAITING_FOR_MODULES, ...(disks.length > 0 ? [REQUIREMENTS_NOT_MET] : [])],
