@@ -113,6 +113,12 @@ export const ERROR_CODES: Record<ErrorCode, ErrorCodeDoc> = {
     action:
       "Run `atomiso image build` and `atomiso push` (push pins the digest in atomiso.lock). `atomiso build --no-payload` makes an ISO that cannot install.",
   },
+  "cache-locked": {
+    meaning:
+      "Another atomiso build (or `atomiso clean`) holds the stage cache: one build at a time may use a cache, so two builds cannot delete each other's outputs. The message names the process holding it.",
+    action:
+      "Wait for that build to finish (a second `atomiso build` waits by itself and says for whom), or give this one its own cache with --cache-dir.",
+  },
 };
 
 /** Where a user reads about a code. */

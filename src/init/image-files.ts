@@ -19,8 +19,6 @@ export function imageFiles(names: ProjectNames): Record<string, string> {
 ARG BASE_IMAGE
 FROM \${BASE_IMAGE}
 
-ARG VERSION=${version}
-
 # The initramfs's files first, then the slow step (dracut), so edits to rootfs/ do not repeat it.
 COPY initramfs/ /
 RUN set -eu; \\
@@ -38,9 +36,24 @@ RUN set -eu; \\
     mv /root /var/roothome; \\
     ln -s var/roothome /root; \\
     if [ -d /media ]; then rmdir /media; fi; \\
-    ln -s run/media /media
+    ln -s run/media /media; \\
+    systemctl enable systemd-networkd.service systemd-resolved.service; \\
+    systemctl disable systemd-networkd-wait-online.service
 
 COPY rootfs/ /
+
+# The version last: a new version rebuilds only this small layer (updates fetch only it).
+ARG VERSION=${version}
+RUN printf '%s\\n' \\
+      'NAME="${name}"' \\
+      "PRETTY_NAME=\\"${name} \${VERSION}\\"" \\
+      "VERSION=\\"\${VERSION}\\"" \\
+      "VERSION_ID=\${VERSION}" \\
+      'ID=${id}' \\
+      'ID_LIKE=debian' \\
+      'IMAGE_ID=${id}' \\
+      "IMAGE_VERSION=\${VERSION}" \\
+      >/usr/lib/os-release
 
 LABEL org.opencontainers.image.title="${name}" \\
       org.opencontainers.image.description="${name}, an atomic Debian trixie system (ostree)" \\
@@ -75,6 +88,23 @@ GRUB_CMDLINE_LINUX_DEFAULT="quiet"
 GRUB_CMDLINE_LINUX=""
 GRUB_DISABLE_OS_PROBER=true
 GRUB_DISABLE_RECOVERY=true
+`,
+    "rootfs/etc/tmpfiles.d/systemd-resolve.conf": `# Replaces systemd-resolved's own rule (same name, so that one is not read): "L+" also
+# replaces the empty /etc/resolv.conf the image build leaves, so names resolve through
+# resolved's stub.
+L+ /etc/resolv.conf - - - - ../run/systemd/resolve/stub-resolv.conf
+`,
+    [`rootfs/usr/lib/systemd/network/80-${id}-wired.network`]: `# Every wired interface gets an address by DHCP (IPv4 and IPv6 router advertisements).
+# Nothing waits for it at boot: systemd-networkd-wait-online is disabled in the image.
+[Match]
+Name=en* eth*
+Type=ether
+
+[Network]
+DHCP=yes
+
+[DHCPv4]
+UseDomains=yes
 `,
     [`rootfs/usr/lib/tmpfiles.d/${id}-ostree.conf`]: `# The top-level folders that are symlinks into /var and /run in an ostree system: create their
 # targets at boot (/var is per stateroot and starts out empty on a fresh install).

@@ -87,6 +87,9 @@ tag = ${str(`localhost/${id}/system:${version}`)}
 # The local development registry (atomiso registry start): plain HTTP on 127.0.0.1. For a
 # release, point this at your registry and remove tls_verify.
 reference = ${str(`${DEV_REGISTRY}/${id}/system:${version}`)}
+# What installed systems update from (atomiso-update, docs/updates.md); default: reference.
+# 127.0.0.1 is the installed system itself: for a release, set a channel tag on a registry
+# the installed systems reach, e.g. track = "registry.example.org/${id}/system:stable".
 tls_verify = false
 max_size_mib = 2048
 
@@ -96,13 +99,16 @@ VERSION = ${str(version)}
 # A Debian trixie base root from Debian packages (mmdebstrap), on top of atomiso's ostree set
 # (kernel, systemd, ostree, ostree-boot, dracut, GRUB for BIOS and UEFI). shim-signed and
 # grub-efi-amd64-signed: Secure Boot with Debian's signed chain. cryptsetup and
-# systemd-cryptsetup: the initramfs can unlock an encrypted (LUKS) root.
+# systemd-cryptsetup: the initramfs can unlock an encrypted (LUKS) root. skopeo: atomiso-update
+# fetches updates with it. dbus, systemd-resolved: a usable system (D-Bus, DNS for the wired
+# network systemd-networkd brings up).
 [image.base]
 suite = "trixie"
 packages = [
   "sudo", "iproute2", "openssh-client", "ca-certificates", "less",
   "shim-signed", "grub-efi-amd64-signed",
   "cryptsetup", "systemd-cryptsetup",
+  "skopeo", "dbus", "systemd-resolved",
 ]
 `;
 }
