@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AtomisoError } from "../errors.js";
 import type { Reporter } from "../log/reporter.js";
+import { refuseCredentialsOverHttp } from "../oci/auth.js";
 import { DigestMismatchError } from "../oci/digest.js";
 import { parseManifest } from "../oci/manifest.js";
 import { parseReference } from "../oci/reference.js";
@@ -95,8 +96,11 @@ export async function pushImage(s: ImageSettings, o: PushImageOptions): Promise<
     tlsVerify: s.tlsVerify,
     ...(o.authFile ? { authFile: o.authFile } : {}),
   });
+  const target = parseReference(s.reference);
+  // podman would send auth.json's credentials for the registry over plain http: refuse first.
+  await refuseCredentialsOverHttp(target.registry, target.repository, access);
   // Fail fast with the registry's address when it is down, instead of podman's retries.
-  await client.ping(parseReference(s.reference).registry);
+  await client.ping(target.registry);
 
   const scratch = await mkdtemp(join(tmpdir(), "atomiso-push-"));
   let pushed: string;

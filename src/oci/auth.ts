@@ -197,3 +197,39 @@ function decodeAuth(auth: string, path: string, key: string): Credentials {
   }
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
+
+/**
+ * Whether credentials may travel to `url`: over TLS, or over plain http to this machine only
+ * (a local development registry on 127.0.0.0/8 or ::1). Anywhere else plain http would show
+ * them to everyone on the path.
+ */
+export function mayCarryCredentials(url: string): boolean {
+  const u = new URL(url);
+  if (u.protocol === "https:") return true;
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Refuses, before anything is sent, to let podman or skopeo log in to `registry` over plain
+ * http (image.tls_verify = false) with credentials from auth.json, unless the registry is on
+ * this machine.
+ */
+export async function refuseCredentialsOverHttp(
+  registry: string,
+  repository: string | undefined,
+  access: { tlsVerify: boolean } & AuthFileOptions,
+): Promise<void> {
+  if (access.tlsVerify || mayCarryCredentials(`http://${registry}/`)) return;
+  if (!(await findCredentials(registry, repository, access))) return;
+  throw credentialsOverHttpError(registry);
+}
+
+export function credentialsOverHttpError(registry: string): AtomisoError {
+  return new AtomisoError(
+    "registry-error",
+    `refusing to send the credentials auth.json holds for ${registry} over plain http (image.tls_verify = false): anyone on the network path could read them`,
+    `serve ${registry} over TLS and set image.tls_verify = true, or use a registry on this machine (127.0.0.1) for plain http, or log out of it (podman logout ${registry})`,
+    2,
+  );
+}

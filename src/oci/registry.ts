@@ -10,7 +10,9 @@ import {
   type AuthChallenge,
   type AuthFileOptions,
   type Credentials,
+  credentialsOverHttpError,
   findCredentials,
+  mayCarryCredentials,
   parseWwwAuthenticate,
 } from "./auth.js";
 import { DigestMismatchError, digestOf, isDigest, parseDigest } from "./digest.js";
@@ -203,6 +205,7 @@ export class RegistryClient {
       header = `Bearer ${await this.fetchToken(registry, url, bearer, scope, creds)}`;
       this.authCache.set(`${registry} ${scope}`, header);
     } else if (basic && creds) {
+      if (!mayCarryCredentials(url)) throw credentialsOverHttpError(registry);
       header = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}`;
       this.authCache.set(`${registry} *`, header);
     } else {
@@ -254,6 +257,7 @@ export class RegistryClient {
     if (wantScope) tokenUrl.searchParams.set("scope", wantScope);
     const headers: Record<string, string> = {};
     if (creds) {
+      if (!mayCarryCredentials(tokenUrl.toString())) throw credentialsOverHttpError(registry);
       headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}`;
     }
     const res = await this.send(

@@ -5,7 +5,9 @@
 import { join } from "node:path";
 import { AtomisoError } from "../errors.js";
 import { type RegistryAccess, skopeoCopyToLayoutArgv } from "../image/podman.js";
+import { refuseCredentialsOverHttp } from "../oci/auth.js";
 import { OciLayout } from "../oci/layout.js";
+import { parseReference } from "../oci/reference.js";
 import { run } from "../tools/exec.js";
 import type { StageDefinition } from "./stage.js";
 
@@ -27,6 +29,8 @@ export const payloadStage: StageDefinition<PayloadOptions> = {
   module: import.meta.url,
   async run(ctx, o) {
     const dir = join(ctx.outDir, PAYLOAD_DIR);
+    const source = parseReference(o.pinned);
+    await refuseCredentialsOverHttp(source.registry, source.repository, o.access);
     await run(skopeoCopyToLayoutArgv(o.pinned, dir, o.tag, o.access), {
       hint: `the registry must serve ${o.pinned}: start it, or log in (auth.json), or pin again with \`atomiso push\``,
       onLine: (line) => ctx.reporter.detail(line),
