@@ -89,6 +89,7 @@ def validate(plan):
         raise _Invalid('names an unknown backend "{}" (ostree or bootc)'.format(backend))
     _string(plan, "image.reference")
     _string(plan, "image.digest", _DIGEST)
+    _bool(plan, "image.autoUpdate", False)
     mode = _string(plan, "payload.mode")
     if mode == "embedded":
         layout = _string(plan, "payload.layout")
@@ -160,6 +161,12 @@ def load(path=DEFAULT_PATH):
 def tls_verify(plan):
     """An online payload's registry TLS setting, as the deploy scripts spell it."""
     return "true" if plan["payload"].get("tlsVerify", True) else "false"
+
+
+def automatic_updates(plan):
+    """image.auto_update: enable atomiso-update.timer in the deployment (ostree backend only;
+    a bootc system updates with bootc's own units)."""
+    return plan["backend"] == "ostree" and plan["image"].get("autoUpdate", False)
 
 
 def payload_source(plan):

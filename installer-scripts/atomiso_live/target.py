@@ -94,6 +94,27 @@ def in_root(root, path):
     return cur
 
 
+# ---- systemd units ----
+
+AUTO_UPDATE_TIMER = "atomiso-update.timer"
+
+
+def enable_timer(deployment, unit):
+    """Enables a timer the image ships in /usr/lib/systemd/system, in the deployment's /etc, as
+    `systemctl enable` would (a timers.target.wants link). Returns False, changing nothing,
+    when the image has no such unit (an image built without atomiso's update layer)."""
+    source = "/usr/lib/systemd/system/" + unit
+    if not os.path.isfile(in_root(deployment, source)):
+        return False
+    wants = in_root(deployment, "/etc/systemd/system/timers.target.wants")
+    os.makedirs(wants, mode=0o755, exist_ok=True)
+    link = os.path.join(wants, unit)
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(source, link)
+    return True
+
+
 # ---- crypttab, fstab ----
 
 def crypttab_lines(existing, uuids):

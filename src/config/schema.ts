@@ -296,6 +296,12 @@ const image = z
       .describe(
         'Registry reference installed systems update from (atomiso-update, docs/updates.md), usually a channel tag on a name they can reach, e.g. "registry.example.org/particleos/system:stable"; default image.reference. `atomiso push --channel` moves its tag (in the repository of image.reference) to the pushed image.',
       ),
+    auto_update: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Installed systems (ostree backend) stage updates of image.track by themselves: the installer enables atomiso-update.timer (daily, never reboots; the staged version boots next time). `atomiso-update status` shows what is staged. Off by default.",
+      ),
     tls_verify: z
       .boolean()
       .default(true)

@@ -15,12 +15,18 @@ import {
 import { join } from "node:path";
 import { packageRoot } from "../paths.js";
 
-/** Where the files go in the image (repository path → image path). */
+/** Where the files go in the image (repository path → image path); programs are 0755. */
 export const UPDATE_LAYER_FILES: readonly (readonly [string, string])[] = [
   ["installer-scripts/update/atomiso-update", "usr/lib/atomiso/update/atomiso-update"],
   ["installer-scripts/deploy/verify-payload", "usr/lib/atomiso/deploy/verify-payload"],
   ["installer-scripts/deploy/unpack-layer", "usr/lib/atomiso/deploy/unpack-layer"],
   ["installer-scripts/deploy/layout-store", "usr/lib/atomiso/deploy/layout-store"],
+  // image.auto_update: the installers enable the timer in the deployment's /etc.
+  [
+    "installer-scripts/update/atomiso-update.service",
+    "usr/lib/systemd/system/atomiso-update.service",
+  ],
+  ["installer-scripts/update/atomiso-update.timer", "usr/lib/systemd/system/atomiso-update.timer"],
 ];
 /** The command on PATH: a relative symlink, so the tree works under any root. */
 export const UPDATE_LAYER_LINK = ["usr/bin/atomiso-update", "../lib/atomiso/update/atomiso-update"];
@@ -37,7 +43,7 @@ export async function writeUpdateLayerContext(dir: string, baseImageId: string):
   for (const [source, target] of UPDATE_LAYER_FILES) {
     await mkdir(join(root, target, ".."), { recursive: true });
     await copyFile(join(packageRoot, source), join(root, target));
-    await chmod(join(root, target), 0o755);
+    await chmod(join(root, target), target.startsWith("usr/lib/systemd/") ? 0o644 : 0o755);
   }
   const [link, to] = UPDATE_LAYER_LINK as [string, string];
   await mkdir(join(root, link, ".."), { recursive: true });

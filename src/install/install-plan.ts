@@ -35,6 +35,8 @@ export interface InstallPlan {
     /** Bytes in the registry (compressed layers) and unpacked. */
     size: number;
     unpackedSize: number;
+    /** image.auto_update: the installers enable atomiso-update.timer in the deployment. */
+    autoUpdate: boolean;
   };
   /**
    * embedded: an OCI image layout on the medium. online: pulled at install time from the
@@ -73,6 +75,8 @@ export interface InstallPlanInput {
     payload?: "embedded" | "online";
     /** image.track: the reference installed systems update from; default the lock's. */
     track?: string;
+    /** image.auto_update (default false). */
+    autoUpdate?: boolean;
   };
   lock: ImageLock;
 }
@@ -100,6 +104,7 @@ export function renderInstallPlan(o: InstallPlanInput): InstallPlan {
       pinned: o.lock.pinned,
       size: o.lock.size,
       unpackedSize: o.lock.unpackedSize,
+      autoUpdate: o.image.autoUpdate ?? false,
     },
     payload:
       o.image.payload === "online"

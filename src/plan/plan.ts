@@ -195,6 +195,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
         payload: image.payload,
         ...(image.stateroot ? { stateroot: image.stateroot } : {}),
         ...(image.track ? { track: image.track } : {}),
+        autoUpdate: image.auto_update,
       },
       lock,
     });

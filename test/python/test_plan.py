@@ -30,6 +30,13 @@ class PlanTest(unittest.TestCase):
         self.assertEqual(install_plan.backend_path(p), "/usr/lib/atomiso/deploy/ostree-deploy")
         self.assertEqual(install_plan.backend_path(parse(plan(backend="bootc"))), "/usr/lib/atomiso/deploy/bootc-deploy")
 
+    def test_automatic_updates_for_ostree_only_and_off_by_default(self):
+        self.assertFalse(install_plan.automatic_updates(parse(GOOD_PLAN)))
+        self.assertFalse(install_plan.automatic_updates(parse(plan(image__autoUpdate=False))))
+        self.assertTrue(install_plan.automatic_updates(parse(plan(image__autoUpdate=True))))
+        # bootc systems update with bootc's own units.
+        self.assertFalse(install_plan.automatic_updates(parse(plan(backend="bootc", image__autoUpdate=True))))
+
     def test_user_groups(self):
         p = parse(plan(users__groups=["users", "sudo", "audio"]))
         self.assertEqual(install_plan.user_groups(p), ["users", "sudo", "audio"])
@@ -61,6 +68,7 @@ class PlanTest(unittest.TestCase):
         (dict(layout__filesystems=["zfs"]), "layout.filesystems"),
         (dict(layout__filesystem="btrfs"), "layout.filesystem"),
         (dict(layout__encryption="yes"), "layout.encryption"),
+        (dict(image__autoUpdate="daily"), "image.autoUpdate"),
         (dict(users__groups=["users", 3]), "users.groups"),
         (dict(users__sudoGroup=None), "users.sudoGroup"),
         (dict(users__shell="bash"), "users.shell"),

@@ -164,3 +164,22 @@ class DeploymentTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class EnableTimerTest(unittest.TestCase):
+    def test_links_the_image_timer_into_timers_target_wants(self):
+        with tempfile.TemporaryDirectory() as d:
+            unit = os.path.join(d, "usr/lib/systemd/system", target.AUTO_UPDATE_TIMER)
+            os.makedirs(os.path.dirname(unit))
+            open(unit, "w").close()
+            self.assertTrue(target.enable_timer(d, target.AUTO_UPDATE_TIMER))
+            link = os.path.join(d, "etc/systemd/system/timers.target.wants", target.AUTO_UPDATE_TIMER)
+            self.assertEqual(os.readlink(link), "/usr/lib/systemd/system/atomiso-update.timer")
+            # Again: the same link, no error (an install that is repeated on the same tree).
+            self.assertTrue(target.enable_timer(d, target.AUTO_UPDATE_TIMER))
+            self.assertEqual(os.readlink(link), "/usr/lib/systemd/system/atomiso-update.timer")
+
+    def test_an_image_without_the_timer_changes_nothing(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.assertFalse(target.enable_timer(d, target.AUTO_UPDATE_TIMER))
+            self.assertEqual(os.listdir(d), [])

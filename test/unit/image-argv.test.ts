@@ -1,5 +1,5 @@
 // argv builders, progress parsers, the base root's key and the [image] config section.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -20,6 +20,7 @@ import {
 } from "../../src/image/podman.js";
 import { channelReference } from "../../src/image/push.js";
 import { type BaseRootSettings, imageSettings } from "../../src/image/settings.js";
+import { writeUpdateLayerContext } from "../../src/image/update-layer.js";
 import { libexecDir } from "../../src/paths.js";
 
 const example = join(import.meta.dirname, "../../examples/particleos/atomiso.toml");
@@ -240,6 +241,7 @@ describe("[image] config", () => {
       build_args: {},
       reference: "q.io/x/y:1",
       tls_verify: true,
+      auto_update: false,
       max_size_mib: 8192,
       backend: "auto",
       payload: "embedded",
@@ -329,5 +331,34 @@ describe("image.track and the channel tag", () => {
     expect(() => parseConfig(`${base}track = "r.example.org/p/s"\n`, "d.toml")).toThrow(
       /image\.track.*needs a tag/s,
     );
+  });
+});
+
+describe("the update layer", () => {
+  it("ships the tool, its helpers and the automatic update's units (programs 0755, units 0644)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "atomiso-update-layer-"));
+    try {
+      const containerfile = await readFile(
+        await writeUpdateLayerContext(dir, "sha256:base"),
+        "utf8",
+      );
+      expect(containerfile).toMatch(/^FROM sha256:base$/m);
+      const mode = async (p: string) => (await stat(join(dir, "files", p))).mode & 0o777;
+      expect(await mode("usr/lib/atomiso/update/atomiso-update")).toBe(0o755);
+      expect(await mode("usr/lib/systemd/system/atomiso-update.timer")).toBe(0o644);
+      const service = await readFile(
+        join(dir, "files/usr/lib/systemd/system/atomiso-update.service"),
+        "utf8",
+      );
+      // It stages; it never reboots.
+      expect(service).toMatch(/^ExecStart=\/usr\/bin\/atomiso-update upgrade$/m);
+      const directives = service.split("\n").filter((l) => !l.startsWith("#"));
+      expect(directives.join("\n")).not.toMatch(/reboot|systemctl/i);
+      expect(await readlink(join(dir, "files/usr/bin/atomiso-update"))).toBe(
+        "../lib/atomiso/update/atomiso-update",
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

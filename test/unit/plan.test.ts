@@ -105,6 +105,8 @@ describe("plan", async () => {
         reference: "10.0.2.100:5000/particleos/system:stable",
         digest: D1,
         pinned: LOCK.pinned,
+        // image.auto_update is off unless the profile opts in.
+        autoUpdate: false,
       },
       payload: { mode: "embedded", layout: "/run/live/medium/atomiso/payload" },
       ostree: { stateroot: "particleos", ref: "atomiso/particleos" },
@@ -112,6 +114,16 @@ describe("plan", async () => {
       users: { sudoGroup: "sudo" },
       scripts: "/usr/lib/atomiso/deploy",
     });
+  });
+
+  it("carries image.auto_update into the install plan (the installers enable the timer)", async () => {
+    const auto = structuredClone(loaded);
+    if (!auto.config.image) throw new Error("the example has an [image]");
+    auto.config.image.auto_update = true;
+    const iso = (await planIso(auto)).steps.find((s) => s.stage.definition.id === "iso");
+    if (!iso) throw new Error("no iso stage");
+    const ip = (iso.stage.options as { installPlan: InstallPlan }).installPlan;
+    expect(ip.image.autoUpdate).toBe(true);
   });
 
   it("plans an online install: no payload on the ISO, the welcome page requires the registry", async () => {

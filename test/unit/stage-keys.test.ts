@@ -160,6 +160,8 @@ describe("stage code closures", () => {
       "libexec/when-parent-exits": "the watchdog of `image lint` (src/tools/spawn.ts)",
       "installer-scripts/update/atomiso-update":
         "the system image's update layer (src/image/update-layer.ts; podman hashes what it copies)",
+      "installer-scripts/update/atomiso-update.service": "the system image's update layer",
+      "installer-scripts/update/atomiso-update.timer": "the system image's update layer",
     };
     const covered = new Set<string>();
     for (const s of STAGES) {

@@ -374,6 +374,8 @@ def run():
         libcalamares.utils.debug("atomisodeploy: deployment {}".format(deployment))
         copy_image_groups(deployment, install_plan.user_groups(plan))
         target.write_crypttab(deployment, luks)
+        if install_plan.automatic_updates(plan) and not target.enable_timer(deployment, target.AUTO_UPDATE_TIMER):
+            libcalamares.utils.warning("atomisodeploy: the image has no {}; automatic updates stay off".format(target.AUTO_UPDATE_TIMER))
         add_swap(deployment)
         ensure_var_targets(deployment, state_var)
 
