@@ -311,9 +311,11 @@ describe.skipIf(process.getuid?.() !== 0)("a killed build leaves nothing behind"
       checkKilled(await killAt(args, signal, async (tree) => hasComm(tree, /^xorriso$/)), "iso");
     }
     await buildOk(["build", "--no-payload", "--rebuild", "iso"], "the ISO after the kills");
-    expect(existsSync(join(work, "out/interrupt-test.iso"))).toBe(true);
+    // --no-payload: never the installable ISO's name (planIso's noPayloadName).
+    const iso = join(work, "out/interrupt-test-nopayload.iso");
+    expect(existsSync(iso)).toBe(true);
     // The build's output is a file it made, not a link into the cache it could lose.
-    await readlink(join(work, "out/interrupt-test.iso")).then(
+    await readlink(iso).then(
       () => expect.fail("the ISO is a symlink"),
       () => undefined,
     );

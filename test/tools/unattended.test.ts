@@ -117,6 +117,7 @@ describe("unattended installer (atomiso-install)", () => {
         pinned: `registry.example.org/particleos/system@${digest}`,
         size: 4096,
         unpackedSize: 8192,
+        autoUpdate: false,
       },
       payload: o.online
         ? // Nothing listens on port 9: the registry cannot be reached.

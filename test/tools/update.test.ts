@@ -168,6 +168,8 @@ describe("atomiso-update on an installed ostree system", () => {
     img.tls_verify = false;
     img.build_args = { VERSION: version };
     raw.branding = { ...raw.branding, folder: join(repo, "examples/particleos/branding") };
+    // The copy names the example's files where they are: allowed explicitly.
+    raw.files = { extra_roots: [join(repo, "oci/particleos"), join(repo, "examples/particleos")] };
     const dir = join(work, `profile-${version}`);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, "atomiso.toml"), stringify(raw));
