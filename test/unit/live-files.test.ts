@@ -32,6 +32,15 @@ describe("live files", () => {
     expect(rule.mode).toBe(0o440);
   });
 
+  it("installs atomiso_live into dist-packages, where python3 and Calamares find it", () => {
+    const dir = "usr/lib/python3/dist-packages/atomiso_live/";
+    const pkg = files.filter((f) => f.path.startsWith(dir)).map((f) => f.path.slice(dir.length));
+    for (const m of ["__init__.py", "plan.py", "backend.py", "target.py", "proc.py", "mounts.py"]) {
+      expect(pkg).toContain(m);
+    }
+    expect(pkg.filter((p) => p.includes("__pycache__"))).toEqual([]);
+  });
+
   it("names the product in os-release", () => {
     expect(String(get("etc/os-release").content)).toContain(
       'PRETTY_NAME="ParticleOS 0.1.0 Installer (Debian trixie)"',
