@@ -55,6 +55,14 @@ export const BASE_PACKAGES = [
   "e2fsprogs",
   "xfsprogs",
   "btrfs-progs",
+  // KPMcore shrinks NTFS with ntfsresize (and labels/checks it with ntfs-3g's tools): without
+  // it the partition page offers no "Install alongside" on a Windows disk.
+  "ntfs-3g",
+  // Finds the other systems on the disks: Calamares names them on the partition page, and
+  // install-bootloader turns them into boot menu entries of the installed GRUB.
+  "os-prober",
+  // The UEFI firmware boot entry of the installed system (grub-install without --no-nvram).
+  "efibootmgr",
   // LUKS2 for an encrypted root (unattended installs; KPMcore offers encryption only with it).
   "cryptsetup",
   // The installers: the deploy backends (ostree; podman and skopeo for images with bootc),
