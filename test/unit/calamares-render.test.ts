@@ -122,6 +122,41 @@ describe("calamares rendering", async () => {
     expect(partition.partitionLayout[0]?.type).toBe("21686148-6449-6e6f-744e-656564454649");
   });
 
+  it("offers every path and pre-selects none, so Next never erases a disk by itself", () => {
+    const partition = yaml("etc/calamares/modules/partition.conf");
+    const welcome = yaml("etc/calamares/modules/welcome.conf") as {
+      requirements: { requiredStorage: number };
+    };
+    // Calamares offers Alongside and Replace only with a required size (the welcome page's).
+    expect(welcome.requirements.requiredStorage).toBeGreaterThan(0);
+    expect(partition).toMatchObject({
+      initialPartitioningChoice: "none",
+      allowManualPartitioning: true,
+      // A reused Windows ESP (100 MiB) passes the manual page's check.
+      efi: { minimumSize: "100MiB" },
+    });
+    expect(partition).not.toHaveProperty("requiredPartitionTableType");
+  });
+
+  it("mounts the btrfs subvolume layout (@, @home at /var/home, @snapshots) when btrfs is offered", () => {
+    const mount = yaml("etc/calamares/modules/mount.conf");
+    expect(mount.btrfsSubvolumes).toEqual([
+      { mountPoint: "/", subvolume: "/@" },
+      { mountPoint: "/var/home", subvolume: "/@home" },
+      { mountPoint: "/.snapshots", subvolume: "/@snapshots" },
+    ]);
+  });
+
+  it("uses a btrfs root whole when btrfs is not offered", async () => {
+    const o = structuredClone(options);
+    o.installer.partition.filesystems = ["ext4", "xfs"];
+    const other = await renderCalamares(o);
+    const conf = other.find((f) => f.path === "etc/calamares/modules/mount.conf");
+    expect((load(String(conf?.content)) as Record<string, unknown>).btrfsSubvolumes).toEqual([
+      { mountPoint: "/", subvolume: "" },
+    ]);
+  });
+
   it("asks for enough disk for the layout and two deployments", () => {
     const welcome = yaml("etc/calamares/modules/welcome.conf") as {
       requirements: { requiredStorage: number };
@@ -167,13 +202,13 @@ describe("calamares validation", () => {
   it("refuses an EFI partition below the minimum and a default file system that is not offered", () => {
     expect(
       variant((o) => {
-        o.installer.partition.efi_mib = 200;
+        o.installer.partition.efi_mib = 64;
         o.installer.partition.filesystem = "btrfs";
         o.installer.partition.filesystems = ["ext4"];
       }),
     ).toEqual([
       'installer.partition.filesystem: "btrfs" is not among installer.partition.filesystems (ext4)',
-      "installer.partition.efi_mib: the EFI partition (200 MiB) is smaller than the minimum 300 MiB",
+      "installer.partition.efi_mib: the EFI partition (64 MiB) is smaller than the minimum 100 MiB",
     ]);
   });
 });

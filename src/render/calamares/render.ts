@@ -96,7 +96,10 @@ function partitionConf(i: InstallerConfig): Record<string, unknown> {
     efi: {
       mountPoint: "/boot/efi",
       recommendedSize: `${p.efi_mib}MiB`,
-      minimumSize: "300MiB",
+      // Only manual partitioning checks this (and only warns): an ESP kept from Windows is
+      // often 100 MiB, which is plenty for shim and GRUB (about 5 MiB). atomisodeploy refuses
+      // an ESP without room for them before the deploy writes anything.
+      minimumSize: "100MiB",
       label: "EFI",
     },
     userSwapChoices: p.swap,
@@ -115,8 +118,14 @@ function partitionConf(i: InstallerConfig): Record<string, unknown> {
     enableLuksAutomatedPartitioning: p.encryption,
     // /boot is deliberately unencrypted (ostree keeps kernels there); no warning about it.
     showNotEncryptedBootMessage: false,
-    // Calamares prepends the ESP on UEFI machines. The BIOS boot partition lets GRUB install
-    // on BIOS machines with GPT (without it grub-install fails late in the install).
+    // Erase: Calamares makes a new table, prepends a new ESP on UEFI machines, then this
+    // layout (and a swap partition when chosen). "Install alongside" (the shrunk partition's
+    // freed space) and "Replace a partition" (the deleted partition's space) apply the same
+    // layout into that space (Calamares 3.3 ChoicePage::doAlongsideApply and
+    // PartitionActions::doReplacePartition, both through layoutApply), keep the table and
+    // reuse the disk's existing ESP: its mount point is set, it is not formatted. Neither is
+    // offered without requiredStorage (the welcome page's). The BIOS boot partition lets GRUB
+    // install on BIOS machines with GPT (without it grub-install fails late in the install).
     partitionLayout: [
       {
         name: "bios-boot",
@@ -142,6 +151,25 @@ function partitionConf(i: InstallerConfig): Record<string, unknown> {
       },
     ],
   };
+}
+
+/**
+ * mount.conf btrfsSubvolumes: what Calamares' mount module creates on a btrfs root and mounts
+ * below rootMountPoint (subvolume names with a leading slash, as it joins them to the mounted
+ * top level). Offered btrfs gets the layout atomiso_live/btrfs.py describes: @ holds the
+ * sysroot (rootflags=subvol=@), @home is /var/home (atomisodeploy moves it from the sysroot's
+ * var/home to the stateroot's and writes its fstab line), @snapshots is created for snapshot
+ * tools (atomisodeploy unmounts it again: it is not mounted on the installed system).
+ * Calamares leaves out a subvolume whose mount point has a partition of its own (a separate
+ * /var/home). Without btrfs on offer, a btrfs root made by manual partitioning is used whole.
+ */
+export function btrfsSubvolumes(i: InstallerConfig): { mountPoint: string; subvolume: string }[] {
+  if (!i.partition.filesystems.includes("btrfs")) return [{ mountPoint: "/", subvolume: "" }];
+  return [
+    { mountPoint: "/", subvolume: "/@" },
+    { mountPoint: "/var/home", subvolume: "/@home" },
+    { mountPoint: "/.snapshots", subvolume: "/@snapshots" },
+  ];
 }
 
 export function moduleConfigs(o: CalamaresOptions): ModuleConfigs {
@@ -220,11 +248,10 @@ export function moduleConfigs(o: CalamaresOptions): ModuleConfigs {
       i18n: { name: "Check the system image" },
     },
     // The mounts of the physical root only: the deploy job binds /dev, /proc, /sys and /run
-    // into the deployment itself, and the ostree sysroot must not get them. btrfs: the root
-    // of the file system, no subvolumes (ostree keeps its deployments in /ostree).
+    // into the deployment itself, and the ostree sysroot must not get them.
     mount: {
       extraMounts: [],
-      btrfsSubvolumes: [{ mountPoint: "/", subvolume: "" }],
+      btrfsSubvolumes: btrfsSubvolumes(i),
       mountOptions: [
         { filesystem: "default", options: ["defaults"] },
         { filesystem: "efi", options: ["defaults", "umask=0077"] },
