@@ -39,6 +39,14 @@ fi
 mounts() { awk '{ print $5 "\\t" $4 "\\t" $6 }' /proc/self/mountinfo; }
 mount --bind "$case/root/boot" "$case/root/boot"
 if [ "$efi" = 1 ]; then mount --bind "$case/root/boot/efi" "$case/root/boot/efi"; fi
+# Mounts Calamares' mount module made below the root (DEVICE OPTIONS PATH per line), e.g. a
+# btrfs subvolume at var/home.
+if [ -f "$case/premounts" ]; then
+  while read -r dev opts path; do
+    mkdir -p "$case/root/$path"
+    mount -o "$opts" "$dev" "$case/root/$path"
+  done <"$case/premounts"
+fi
 export FAKE_CALAMARES_GS=$case/gs.json FAKE_CALAMARES_CONFIG=$case/config.json
 export FAKE_DEPLOY_DIR=$case
 FAKE_CALAMARES_EVENTS=$case/events-deploy.jsonl python3 -B "$driver" "$modules/atomisodeploy" >"$case/deploy.json"
@@ -519,25 +527,174 @@ describe("Calamares job modules atomisodeploy and atomisoumount", () => {
 // Calamares' partition job on trixie leaves the "bios-boot" partition a Linux partition and
 // gives the ext4 /boot the ESP type (its "boot" flag): atomisodeploy corrects both types on a
 // real GPT disk (a loop device) before the backend looks at it.
+describe("atomisodeploy on the layouts Calamares hands over", () => {
+  let work: string;
+  let loop = "";
+  let fsUuid = "";
+  const scriptsDir = () => join(work, "scripts");
+
+  beforeAll(async () => {
+    work = await mkdtemp("/var/tmp/atomiso-calamares-layouts-");
+    await mkdir(scriptsDir());
+    await writeFile(join(scriptsDir(), "ostree-deploy"), FAKE_BACKEND, { mode: 0o755 });
+    // A btrfs file system as Calamares' mount module leaves it with atomiso's mount.conf:
+    // subvolumes @, @home, @snapshots at the top level.
+    const img = join(work, "btrfs.img");
+    await run(["truncate", "-s", "256M", img]);
+    loop = (await run(["losetup", "-f", "--show", img])).stdout.trim();
+    await run(["mkfs.btrfs", "-q", loop]);
+    const top = join(work, "top");
+    await mkdir(top);
+    await run(
+      inPrivateMountNamespace([
+        "sh",
+        "-c",
+        'mount "$1" "$2" && btrfs -q subvolume create "$2/@" && btrfs -q subvolume create "$2/@home" && btrfs -q subvolume create "$2/@snapshots" && umount "$2"',
+        "sh",
+        loop,
+        top,
+      ]),
+    );
+    fsUuid = (await run(["blkid", "-p", "-o", "value", "-s", "UUID", loop])).stdout.trim();
+  });
+
+  afterAll(async () => {
+    if (loop) await run(["losetup", "-d", loop]).catch(() => undefined);
+    if (work) await safeRemove(work);
+  });
+
+  /** A deployment tree like the backend leaves, and globalstorage with these partitions. */
+  async function layoutCase(name: string, partitions: object[], gsExtra: object, premounts = "") {
+    const dir = join(work, name);
+    const root = join(dir, "root");
+    const base = join(root, "ostree/deploy", STATEROOT);
+    const deployment = join(base, "deploy", `${CSUM}.0`);
+    for (const d of ["etc", "usr", "var", "boot/efi", "sysroot", "dev", "proc", "sys", "run"]) {
+      await mkdir(join(deployment, d), { recursive: true });
+    }
+    await writeFile(join(deployment, "etc/group"), "root:x:0:\n");
+    await mkdir(join(base, "var/home"), { recursive: true });
+    await mkdir(join(root, "boot/efi"), { recursive: true });
+    const plan = {
+      version: 1,
+      product: { name: "ParticleOS", id: "particleos", version: "0.1.0" },
+      backend: "ostree",
+      image: {
+        reference: "registry.example.org/particleos/system:0.1.0",
+        digest: DIGEST,
+        pinned: `registry.example.org/particleos/system@${DIGEST}`,
+        size: 1,
+        unpackedSize: 2,
+      },
+      payload: { mode: "embedded", layout: "/run/live/medium/atomiso/payload" },
+      ostree: { stateroot: STATEROOT, ref: `atomiso/${STATEROOT}` },
+      kargs: ["console=ttyS0,115200"],
+      layout: {
+        table: "gpt",
+        biosBootMiB: 1,
+        efiMiB: 512,
+        bootMiB: 1024,
+        rootMinGiB: 8,
+        filesystem: "btrfs",
+        filesystems: ["ext4", "btrfs"],
+        encryption: false,
+      },
+      users: { groups: ["users"], sudoGroup: "sudo", shell: "/bin/bash" },
+      requirements: { storageGiB: 12, ramGiB: 2 },
+      scripts: scriptsDir(),
+    };
+    await writeFile(join(dir, "install.json"), JSON.stringify(plan));
+    await writeFile(join(dir, "config.json"), JSON.stringify({ plan: join(dir, "install.json") }));
+    await writeFile(
+      join(dir, "gs.json"),
+      JSON.stringify({ rootMountPoint: root, firmwareType: "bios", partitions, ...gsExtra }),
+    );
+    if (premounts) await writeFile(join(dir, "premounts"), premounts);
+    const harness = join(work, "harness");
+    await writeFile(harness, HARNESS, { mode: 0o755 });
+    await run(inPrivateMountNamespace(["bash", harness, dir, MODULES, DRIVER, "0", "1"]));
+    const read = (f: string) => readFile(join(dir, f), "utf8");
+    return {
+      root,
+      deployment,
+      deploy: JSON.parse(await read("deploy.json")) as { result: [string, string] | null },
+      argv: existsSync(join(dir, "argv.txt")) ? (await read("argv.txt")).split("\n") : [],
+      mountsAfterDeploy: parseMounts(await read("mounts-deploy.tsv")),
+      mountsAfterUmount: parseMounts(await read("mounts-umount.tsv")),
+    };
+  }
+
+  it("btrfs subvolumes: Calamares' subvolume mounts leave the sysroot, rootflags=subvol=@, @home at /var/home by fstab and for the users module", async () => {
+    const c = await layoutCase(
+      "btrfs",
+      [
+        { device: "/dev/vdz1", mountPoint: "", fs: "unformatted", claimed: true },
+        { device: "/dev/vdz2", mountPoint: "/boot", fs: "ext4", claimed: true },
+        { device: loop, mountPoint: "/", fs: "btrfs", claimed: true },
+      ],
+      {
+        btrfsRootSubvolume: "/@",
+        btrfsSubvolumes: [
+          { mountPoint: "/", subvolume: "/@" },
+          { mountPoint: "/var/home", subvolume: "/@home" },
+          { mountPoint: "/.snapshots", subvolume: "/@snapshots" },
+        ],
+      },
+      `${loop} subvol=@home var/home\n${loop} subvol=@snapshots .snapshots\n`,
+    );
+    expect(c.deploy.result).toBeNull();
+    expect(c.argv).toContain("rootflags=subvol=@");
+    // Gone before the backend looked at the root: the mounts and the folders made for them.
+    expect(existsSync(join(c.root, "var"))).toBe(false);
+    expect(existsSync(join(c.root, ".snapshots"))).toBe(false);
+    expect(await readFile(join(c.deployment, "etc/fstab"), "utf8")).toContain(
+      `UUID=${fsUuid}\t/var/home\tbtrfs\tsubvol=@home,defaults\t0\t0\n`,
+    );
+    const home = c.mountsAfterDeploy.get(join(c.deployment, "var/home"));
+    expect(home?.[0]).toBe("/@home");
+    expect(c.mountsAfterDeploy.has(join(c.root, ".snapshots"))).toBe(false);
+    expect(c.mountsAfterUmount.has(join(c.deployment, "var/home"))).toBe(false);
+  });
+
+  it("refuses a layout that cannot boot with a dialog, before the backend runs", async () => {
+    const c = await layoutCase(
+      "var",
+      [
+        { device: "/dev/vdz2", mountPoint: "/", fs: "ext4", claimed: true },
+        { device: "/dev/vdz3", mountPoint: "/var", fs: "ext4", claimed: true },
+      ],
+      {},
+    );
+    expect(c.deploy.result?.[0]).toBe("A mount point atomiso cannot use");
+    expect(c.deploy.result?.[1]).toContain("/dev/vdz3 is to be mounted at /var");
+    expect(c.deploy.result?.[1]).toContain("nothing of the system has been written yet");
+    expect(c.argv).toEqual([]);
+  });
+});
+
 describe("atomisodeploy fixes the partition types Calamares leaves", () => {
-  it("sets the BIOS boot type on bios-boot and a Linux type on an ext4 'ESP'", async () => {
+  it("sets the BIOS boot type on bios-boot and a Linux type on an ext4 'ESP', only on partitions this install created", async () => {
     const dir = await mkdtemp("/var/tmp/atomiso-parttypes-");
     const img = join(dir, "disk.img");
     let loop = "";
     try {
-      await run(["truncate", "-s", "64M", img]);
+      await run(["truncate", "-s", "80M", img]);
       loop = (await run(["losetup", "-f", "--show", img])).stdout.trim();
       await run(["sfdisk", "--quiet", loop], {
         input: [
           "label: gpt",
           'size=1MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="bios-boot"',
           'size=16MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="boot"',
-          'type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="root"',
+          'size=16MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="root"',
+          // Another system's partitions, kept by "Install alongside": never changed.
+          'size=1MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="bios-boot"',
+          'type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="other"',
           "",
         ].join("\n"),
       });
       await run(["partx", "-a", loop]).catch(() => undefined);
       await run(["mkfs.ext4", "-q", `${loop}p2`]);
+      await run(["mkfs.ext4", "-q", `${loop}p5`]);
       const script = [
         "import importlib.util, json, os, sys",
         "sys.dont_write_bytecode = True",
@@ -545,7 +702,7 @@ describe("atomisodeploy fixes the partition types Calamares leaves", () => {
         `sys.path.insert(1, ${JSON.stringify(join(repo, "installer-scripts"))})`,
         `spec = importlib.util.spec_from_file_location('m', ${JSON.stringify(join(repo, "calamares/modules/atomisodeploy/main.py"))})`,
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)",
-        `m.fix_partition_types(${JSON.stringify(loop)})`,
+        `m.fix_partition_types(${JSON.stringify(loop)}, {${[1, 2, 3].map((n) => JSON.stringify(`${loop}p${n}`)).join(", ")}})`,
       ].join("\n");
       const work = await mkdtemp(join(dir, "gs-"));
       await writeFile(join(work, "gs.json"), "{}");
@@ -564,6 +721,8 @@ describe("atomisodeploy fixes the partition types Calamares leaves", () => {
         "21686148-6449-6e6f-744e-656564454649",
         "0fc63daf-8483-4772-8e79-3d69d8477de4",
         "0fc63daf-8483-4772-8e79-3d69d8477de4",
+        "0fc63daf-8483-4772-8e79-3d69d8477de4",
+        "c12a7328-f81f-11d2-ba4b-00a0c93ec93b",
       ]);
     } finally {
       if (loop) {

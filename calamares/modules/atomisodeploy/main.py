@@ -12,9 +12,20 @@
 # globalstorage rootMountPoint is switched to D. The atomisoumount job undoes all of this
 # before Calamares' umount module runs.
 #
+# Every partitioning path (erase, alongside, replace, manual) reaches this job as the same
+# globalstorage; atomiso_live.calamares_layout reads it: root, optional /boot, the ESP (an
+# existing one is reused, never formatted: Calamares formats only what it created), a
+# /var/home partition or btrfs subvolume, swap. A layout that cannot install or boot is refused
+# with a dialog before the deploy writes anything (Calamares' own partition job has run by
+# then: a job cannot come before it and still see the final layout). Mounts Calamares made
+# below the root that the sysroot must not have (/var/home, btrfs subvolumes) are undone
+# first; /var/home comes back in the deployment, by fstab and for the users module.
+# Only partitions this install created (claimed) get their GPT type fixed.
+#
 # Globalstorage read: rootMountPoint, firmwareType, partitions (luksUuid of encrypted ones:
-# rd.luks.uuid= and /etc/crypttab in the deployment). Written: atomisoOriginalRoot,
-# atomisoMounts (every mount made, in mount order), rootMountPoint (= D at the end).
+# rd.luks.uuid= and /etc/crypttab in the deployment), btrfsSubvolumes, btrfsRootSubvolume
+# (rootflags=subvol=). Written: atomisoOriginalRoot, atomisoMounts (every mount made, in mount
+# order), rootMountPoint (= D at the end).
 # Job configuration: plan (default /etc/atomiso/install.json), log (default
 # /var/log/atomiso/deploy.log).
 #
@@ -30,7 +41,8 @@ import re
 import subprocess
 
 import libcalamares
-from atomiso_live import backend, gpt, mounts, proc, target
+from atomiso_live import backend, btrfs, gpt, mounts, proc, target
+from atomiso_live import calamares_layout as layouts
 from atomiso_live import plan as install_plan
 
 DEFAULT_PLAN = install_plan.DEFAULT_PATH
@@ -179,12 +191,83 @@ def _set_type(disk, node, type_guid):
         libcalamares.utils.debug("atomisodeploy: {} has the GPT type {} now".format(node, type_guid))
 
 
-def fix_partition_types(disk):
+def read_layout(firmware):
+    try:
+        return layouts.classify(
+            _gs_value("partitions"), firmware, _gs_value("btrfsSubvolumes"), _gs_value("btrfsRootSubvolume")
+        )
+    except layouts.LayoutError as e:
+        raise JobError(e.title, e.message + NOTHING_INSTALLED) from None
+
+
+NOTHING_INSTALLED = (
+    "\n\nThe partitioning step has already been applied to the disk; nothing of the system has "
+    "been written yet."
+)
+
+
+def check_esp_room(root, layout):
+    esp = os.path.join(root, "boot", "efi")
+    if layout.esp is None or not mounts.is_mount_point(esp):
+        return
+    st = os.statvfs(esp)
+    why = layouts.esp_problem(st.f_bavail * st.f_frsize)
+    if why:
+        raise JobError(
+            "The EFI system partition is full",
+            "{} ({}). Free space on it (or choose another EFI system partition) and install "
+            "again; atomiso never deletes another system's boot files.{}".format(
+                why[0].upper() + why[1:], layout.esp.get("device", "?"), NOTHING_INSTALLED),
+        )
+
+
+def clear_root_mounts(root, layout):
+    """Undoes the mounts Calamares made below the root that an ostree sysroot must not have (a
+    /var/home partition, btrfs subvolumes), and the empty folders it made for them; the home
+    partition or subvolume is mounted again in the deployment later."""
+    for mp in layout.unmount:
+        path = os.path.join(root, mp.lstrip("/"))
+        why = unmount(path)
+        if why:
+            raise JobError(
+                "Preparing the target failed",
+                "{} could not be unmounted before the install: {}.{}".format(path, why, NOTHING_INSTALLED),
+            )
+        while os.path.realpath(path) != os.path.realpath(root):
+            try:
+                os.rmdir(path)  # only when empty; the backend refuses a root that is not
+            except OSError:
+                break
+            libcalamares.utils.debug("atomisodeploy: removed the empty mount point {}".format(path))
+            path = os.path.dirname(path)
+
+
+def add_home(deployment, layout):
+    """The fstab line that mounts /var/home from its partition or subvolume."""
+    home = layout.home
+    if home is None:
+        return
+    out = subprocess.run(["blkid", "-p", "-o", "value", "-s", "UUID", home.device], capture_output=True, text=True)
+    uuid = out.stdout.strip()
+    try:
+        line = layouts.home_fstab_line(home, uuid)
+    except ValueError:
+        raise JobError(
+            "The home partition has no UUID",
+            "{} (/var/home) has no file system UUID, so the installed system could not mount it. "
+            "Format it in the partitioning step and install again.".format(home.device),
+        ) from None
+    target.add_fstab_lines(deployment, [line])
+    libcalamares.utils.debug("atomisodeploy: fstab: " + line)
+
+
+def fix_partition_types(disk, created):
     """Trixie's Calamares/KPMcore partition job does not apply the layout's BIOS boot type to
     the 1 MiB "bios-boot" partition (it stays a Linux partition), and its "boot" flag on the
     ext4 /boot partition becomes the ESP type on GPT. GRUB embeds its core image only in a BIOS
     boot partition, and firmware should not take an ext4 /boot for an ESP: set both types
-    (the table's type fields only, no data moves) before the backend checks the disk."""
+    (the table's type fields only, no data moves) before the backend checks the disk. Only
+    partitions this install created (globalstorage claimed) are considered."""
     out = subprocess.run(["sfdisk", "--json", disk], capture_output=True, text=True)
     if out.returncode != 0:
         libcalamares.utils.debug("atomisodeploy: sfdisk --json {}: {}".format(disk, out.stderr.strip()))
@@ -196,6 +279,8 @@ def fix_partition_types(disk):
     changed = False
     for p in table.get("partitions", []):
         node, ptype = p.get("node", ""), p.get("type", "").lower()
+        if node not in created:
+            continue  # another system's partition, or one the user kept: never changed
         if p.get("name") == "bios-boot" and not gpt.same(ptype, gpt.BIOS_BOOT):
             _set_type(disk, node, gpt.BIOS_BOOT.lower())
             changed = True
@@ -285,8 +370,10 @@ def unmount(path):
     return mounts.unmount(path, lambda m: libcalamares.utils.warning("atomisodeploy: " + m))
 
 
-def bind_deployment(root, deployment, state_var):
-    """Makes the bind mounts; returns the mount points in mount order. Undoes them on failure."""
+def bind_deployment(root, deployment, state_var, home=None):
+    """Makes the bind mounts (and mounts the /var/home partition or subvolume, so the users
+    module creates the home folder there); returns the mount points in mount order. Undoes
+    them on failure."""
     gs = libcalamares.globalstorage
     made = []
 
@@ -348,6 +435,20 @@ def bind_deployment(root, deployment, state_var):
         made.append(dest)
         gs.insert("atomisoMounts", list(made))
         libcalamares.utils.debug("atomisodeploy: mounted {} at {}".format(source, dest))
+    if home is not None:
+        dest = os.path.join(deployment, "var", "home")
+        title = "Mounting the home partition failed"
+        if not os.path.isdir(dest):
+            fail(title, "The new system has no /var/home directory ({}).".format(dest))
+        why = proc.failure(layouts.home_mount_argv(home, dest))
+        if why:
+            fail(title, "Mounting {} at {} failed: {}.".format(home.device, dest, why))
+        made.append(dest)
+        gs.insert("atomisoMounts", list(made))
+        why = proc.failure(["mount", "--make-private", dest])
+        if why:
+            fail(title, "Making {} a private mount failed: {}.".format(dest, why))
+        libcalamares.utils.debug("atomisodeploy: mounted {} at {}".format(home.device, dest))
     return made
 
 
@@ -359,15 +460,24 @@ def run():
         log = conf.get("log") or DEFAULT_LOG
         plan = read_plan(plan_path)
         root, firmware, device, disk = target_from_globalstorage()
+        layout = read_layout(firmware)
         luks = luks_uuids()
         libcalamares.utils.debug(
-            "atomisodeploy: {} backend, root {} ({} on {}), firmware {}".format(plan["backend"], root, device, disk, firmware)
+            "atomisodeploy: {} backend, root {} ({} on {}), firmware {}, /boot {}, ESP {}, /var/home {}, "
+            "root subvolume {}, created {}".format(
+                plan["backend"], root, device, disk, firmware,
+                (layout.boot or {}).get("device", "in the root"), (layout.esp or {}).get("device", "none"),
+                layout.home.device if layout.home else "in the root", layout.root_subvolume or "none",
+                ", ".join(layout.created) or "nothing")
         )
+        check_esp_room(root, layout)
         _status = "Installing {}".format(plan["product"]["name"])
         libcalamares.job.setprogress(0.0)
+        clear_root_mounts(root, layout)
         if disk:
-            fix_partition_types(disk)
-        run_backend(plan, backend.argv(plan, root, firmware, disk, log, luks=luks), log)
+            fix_partition_types(disk, set(layout.created))
+        kargs = btrfs.root_kargs(layout.root_subvolume) if layout.root_subvolume else []
+        run_backend(plan, backend.argv(plan, root, firmware, disk, log, extra_kargs=kargs, luks=luks), log)
 
         _status = "Preparing the installed system"
         deployment, state_var = find_deployment(root, plan["ostree"]["stateroot"])
@@ -377,12 +487,13 @@ def run():
         if install_plan.automatic_updates(plan) and not target.enable_timer(deployment, target.AUTO_UPDATE_TIMER):
             libcalamares.utils.warning("atomisodeploy: the image has no {}; automatic updates stay off".format(target.AUTO_UPDATE_TIMER))
         add_swap(deployment)
+        add_home(deployment, layout)
         ensure_var_targets(deployment, state_var)
 
         gs = libcalamares.globalstorage
         gs.insert("atomisoOriginalRoot", root)
         gs.insert("atomisoMounts", [])
-        bind_deployment(root, deployment, state_var)
+        bind_deployment(root, deployment, state_var, layout.home)
         gs.insert("rootMountPoint", deployment)
         libcalamares.utils.debug("atomisodeploy: rootMountPoint is now {}".format(deployment))
         libcalamares.job.setprogress(1.0)
