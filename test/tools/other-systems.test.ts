@@ -56,8 +56,22 @@ describe("other-systems: os-prober's findings as a grub.d script", () => {
       await writeFile(file, `${lines.join("\n")}\n`);
       argv.push("--from", file);
     }
-    // os-prober mounts every partition it probes: only ever inside a private namespace.
-    const r = await run(inPrivateMountNamespace(argv), { timeoutMs: 300_000 });
+    // os-prober mounts every partition it probes: only ever inside a private namespace, and
+    // there it sees only this disk (a filtered /proc/partitions bound over the real one), not
+    // the host's or another test's loop disks.
+    const only = join(work, "partitions");
+    const wrapped = lines
+      ? argv
+      : [
+          "sh",
+          "-c",
+          'awk -v d="$1" \'NR <= 2 || $4 ~ "^" d "p[0-9]+$"\' /proc/partitions >"$2" && mount --bind "$2" /proc/partitions && shift 2 && exec "$@"',
+          "sh",
+          loop.replace("/dev/", ""),
+          only,
+          ...argv,
+        ];
+    const r = await run(inPrivateMountNamespace(wrapped), { timeoutMs: 300_000 });
     const path = join(work, `script-${Math.random().toString(36).slice(2)}`);
     await writeFile(path, r.stdout);
     await chmod(path, 0o755);
