@@ -58,7 +58,9 @@ const partition = z
       .array(z.enum(FILESYSTEMS))
       .min(1)
       .default([...FILESYSTEMS])
-      .describe("Root file systems the user may pick."),
+      .describe(
+        "Root file systems the user may pick. With btrfs among them, a btrfs root gets the subvolumes @ (the system, rootflags=subvol=@), @home (/var/home) and @snapshots (unmounted, for snapshot tools).",
+      ),
     swap: z
       .array(z.enum(SWAP_CHOICES))
       .min(1)
@@ -93,7 +95,7 @@ const partition = z
       .describe("Smallest root partition the layout accepts (GiB)."),
   })
   .describe(
-    'The partition page. Nothing is pre-selected (a pre-selected choice would apply to a disk that holds another system too); "Erase disk" creates GPT with a BIOS boot partition, the ESP, /boot and root.',
+    'The partition page. Nothing is pre-selected (a pre-selected choice would apply to a disk that holds another system too); "Erase disk" creates GPT with a BIOS boot partition, the ESP, /boot and root; "Install alongside" and "Replace a partition" put the same partitions (without a new ESP: the disk\'s own is reused, never formatted) into the freed or replaced space.',
   );
 
 const users = z
