@@ -57,15 +57,15 @@ describe("other-systems: os-prober's findings as a grub.d script", () => {
       argv.push("--from", file);
     }
     // os-prober mounts every partition it probes: only ever inside a private namespace, and
-    // there it sees only this disk (a filtered /proc/partitions bound over the real one), not
-    // the host's or another test's loop disks.
-    const only = join(work, "partitions");
+    // there it sees only this disk, not the host's or another test's loop disks: it lists the
+    // partitions from /sys/block/*/*, so a folder linking only this disk is bound over it.
+    const only = join(work, `sys-block-${Math.random().toString(36).slice(2)}`);
     const wrapped = lines
       ? argv
       : [
           "sh",
           "-c",
-          'awk -v d="$1" \'NR <= 2 || $4 ~ "^" d "p[0-9]+$"\' /proc/partitions >"$2" && mount --bind "$2" /proc/partitions && shift 2 && exec "$@"',
+          'mkdir "$2" && ln -s "$(readlink -f "/sys/block/$1")" "$2/$1" && mount --bind "$2" /sys/block && shift 2 && exec "$@"',
           "sh",
           loop.replace("/dev/", ""),
           only,
