@@ -63,7 +63,7 @@ describe("prepareMachine's OVMF VARS", () => {
         ovmfVars: join(dir, "absent.fd"),
         keepOvmfVars: true,
       }),
-    ).rejects.toThrow(/absent\.fd is missing/);
+    ).rejects.toThrow(/absent\.fd the caller handed on is missing/);
   });
 });
 
