@@ -4,7 +4,7 @@
 // and one file (the ESP's fallback loader) to see the verification notice. And the OVMF VARS
 // codec on the ovmf package's real templates: a Windows Boot Manager entry written, an install's
 // entry put first, both copied into the Secure Boot VARS, every other variable kept.
-import { access, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readFile, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -28,6 +28,7 @@ import {
   makeLaptopVars,
   makeWindowsDisk,
   readGpt,
+  readInstalledGrubCfg,
   THESIS,
   verifyWindowsDisk,
   WINDOWS_BOOT_MANAGER,
@@ -162,6 +163,37 @@ describe("Windows laptop disk", async () => {
       new RegExp(`^ntfs:${THESIS.replaceAll(".", "\\.")} changed`),
     );
     expect(check.ntfsfix).toMatch(/processed successfully/);
+  });
+});
+
+describe("the installed GRUB menu, read on the host", async () => {
+  const work = await mkdtemp(join(tmpdir(), "atomiso-windows-grub-test-"));
+  afterAll(() => safeRemove(work));
+
+  it("finds loader/grub.cfg through ostree's loader symlink on the new ext4 /boot", async () => {
+    const disk = await makeWindowsDisk(join(work, "disk.raw"), { sizeGiB: 4, ntfsGiB: 1 });
+    // What an install into the free space leaves: an ext4 /boot after Windows' partitions.
+    const boot = join(work, "boot");
+    await mkdir(join(boot, "loader.1"), { recursive: true });
+    await writeFile(
+      join(boot, "loader.1", "grub.cfg"),
+      "menuentry 'ParticleOS' {\n}\nmenuentry 'Windows Boot Manager' {\n}\n",
+    );
+    await symlink("loader.1", join(boot, "loader"));
+    await run(["sfdisk", "--quiet", "--append", disk.image], { input: "size=64MiB, type=linux\n" });
+    const gpt = await readGpt(disk.image);
+    const part = gpt.partitions[3];
+    if (!part) throw new Error("sfdisk did not append a partition");
+    await withPartitionLoop(
+      disk.image,
+      { startLba: part.start, sizeLba: part.size },
+      512,
+      false,
+      (dev) => run(["mkfs.ext4", "-q", "-d", boot, dev]),
+    );
+    const cfg = await readInstalledGrubCfg(disk.image, disk);
+    expect(cfg).toMatch(/^menuentry 'Windows Boot Manager'/m);
+    expect((await verifyWindowsDisk(disk.image, disk)).differences).toEqual([]);
   });
 });
 
