@@ -24,6 +24,7 @@ import {
 } from "../../src/qemu/ovmf-vars.js";
 import { run } from "../../src/tools/exec.js";
 import { inPrivateMountNamespace } from "../../src/tools/namespace.js";
+import { describeBootOrder, dualBootFindings, expectDualBoot } from "../support/dual-boot.js";
 import {
   makeLaptopVars,
   makeWindowsDisk,
@@ -177,7 +178,7 @@ describe("the installed GRUB menu, read on the host", async () => {
     await mkdir(join(boot, "loader.1"), { recursive: true });
     await writeFile(
       join(boot, "loader.1", "grub.cfg"),
-      "menuentry 'ParticleOS' {\n}\nmenuentry 'Windows Boot Manager' {\n}\n",
+      "menuentry 'ParticleOS' {\n}\nmenuentry 'Windows Boot Manager' {\n\tchainloader /EFI/Microsoft/Boot/bootmgfw.efi\n}\n",
     );
     await symlink("loader.1", join(boot, "loader"));
     await run(["sfdisk", "--quiet", "--append", disk.image], { input: "size=64MiB, type=linux\n" });
@@ -194,6 +195,33 @@ describe("the installed GRUB menu, read on the host", async () => {
     const cfg = await readInstalledGrubCfg(disk.image, disk);
     expect(cfg).toMatch(/^menuentry 'Windows Boot Manager'/m);
     expect((await verifyWindowsDisk(disk.image, disk)).differences).toEqual([]);
+
+    // The boot tier's whole check on this disk: passes with the install's entry first, fails
+    // with Windows still first.
+    const vars = await makeLaptopVars(
+      disk,
+      ovmfFiles("uefi")?.varsTemplate as string,
+      join(work, "vars.fd"),
+    );
+    const windowsFirst = await dualBootFindings(disk.image, disk, vars);
+    expect(() => expectDualBoot(windowsFirst, disk)).toThrow();
+    const store = await readVarStore(vars);
+    addBootEntry(
+      store,
+      {
+        attributes: LOAD_OPTION_ACTIVE,
+        description: "debian",
+        devicePath: diskFileDevicePath(disk.esp, "\\EFI\\debian\\shimx64.efi"),
+        optionalData: Buffer.alloc(0),
+      },
+      "first",
+    );
+    await writeVarStore(vars, store);
+    const found = await dualBootFindings(disk.image, disk, vars);
+    expect(describeBootOrder(found.bootOrder)).toMatch(
+      /^Boot0001 debian: HD\(1,GPT,.*\nBoot0000 Windows Boot Manager: /,
+    );
+    expectDualBoot(found, disk);
   });
 });
 
