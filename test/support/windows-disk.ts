@@ -436,9 +436,10 @@ export async function makeLaptopVars(
 }
 
 /**
- * The installed system's GRUB menu, read on the host from the disk's separate ext4 /boot
- * (loader/grub.cfg: /boot/loader is ostree's symlink to loader.0 or loader.1) with debugfs:
- * nothing is mounted. Partitions the record knows (Windows') are skipped.
+ * The installed system's GRUB menu, read on the host with debugfs (nothing is mounted) from
+ * the disk's ext4 /boot (loader/grub.cfg: ostree's symlink to loader.0 or loader.1), or from
+ * an ext4 root holding boot/loader/ when there is no separate /boot. Partitions the record
+ * knows (Windows') are skipped.
  */
 export async function readInstalledGrubCfg(
   image: string,
@@ -459,10 +460,12 @@ export async function readInstalledGrubCfg(
         });
         tried.push(`${p.node}: ${type.trim() || "no file system"}`);
         if (type.trim() !== "ext4") return undefined;
-        const cat = await run(["debugfs", "-R", "cat /loader/grub.cfg", dev], {
-          okExitCodes: [0, 1],
-        });
-        return /^menuentry /m.test(cat.stdout) ? cat.stdout : undefined;
+        // A separate /boot holds loader/; without one the sysroot's root holds boot/loader/.
+        for (const path of ["/loader/grub.cfg", "/boot/loader/grub.cfg"]) {
+          const cat = await run(["debugfs", "-R", `cat ${path}`, dev], { okExitCodes: [0, 1] });
+          if (/^menuentry /m.test(cat.stdout)) return cat.stdout;
+        }
+        return undefined;
       },
     );
     if (found !== undefined) return found;

@@ -223,6 +223,25 @@ describe("the installed GRUB menu, read on the host", async () => {
     );
     expectDualBoot(found, disk);
   });
+
+  it("finds boot/loader/grub.cfg on an ext4 root when there is no separate /boot", async () => {
+    const disk = await makeWindowsDisk(join(work, "no-boot.raw"), { sizeGiB: 4, ntfsGiB: 1 });
+    const root = join(work, "root");
+    await mkdir(join(root, "boot", "loader.0"), { recursive: true });
+    await writeFile(join(root, "boot", "loader.0", "grub.cfg"), "menuentry 'ParticleOS' {\n}\n");
+    await symlink("loader.0", join(root, "boot", "loader"));
+    await run(["sfdisk", "--quiet", "--append", disk.image], { input: "size=64MiB, type=linux\n" });
+    const part = (await readGpt(disk.image)).partitions[3];
+    if (!part) throw new Error("sfdisk did not append a partition");
+    await withPartitionLoop(
+      disk.image,
+      { startLba: part.start, sizeLba: part.size },
+      512,
+      false,
+      (dev) => run(["mkfs.ext4", "-q", "-d", root, dev]),
+    );
+    expect(await readInstalledGrubCfg(disk.image, disk)).toMatch(/^menuentry 'ParticleOS'/m);
+  });
 });
 
 describe("OVMF VARS on the real templates", async () => {
