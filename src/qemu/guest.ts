@@ -34,6 +34,13 @@ export type GuestSpec = Omit<
 > & {
   /** Created if missing; serial.log, qemu.log, qemu-argv.txt and the screenshots go here. */
   runDir: string;
+  /**
+   * UEFI only: a VARS file the caller owns (see ovmfVarsTemplate), given to QEMU as it is
+   * instead of a fresh template copy: boot entries the guest writes stay in it, for the next
+   * guest and for reading on the host (ovmf-vars.ts) after stop(). Its template must match the
+   * firmware (Secure Boot or not).
+   */
+  ovmfVarsFile?: string;
   /** Let the caller type on the serial console (Guest.serialInput). */
   serialInput?: boolean;
   /** Each line QEMU itself prints (it also goes to qemu.log). */
@@ -48,9 +55,10 @@ export type GuestSpec = Omit<
 export async function launchGuest(spec: GuestSpec): Promise<Guest> {
   const runDir = resolve(spec.runDir);
   await mkdir(runDir, { recursive: true });
-  const { onQemuLine, ...machine } = spec;
+  const { onQemuLine, ovmfVarsFile, ...machine } = spec;
   const { plan, socketDir } = await prepareMachine({
     ...machine,
+    ...(ovmfVarsFile ? { ovmfVars: resolve(ovmfVarsFile), keepOvmfVars: true } : {}),
     iso: spec.iso === undefined ? undefined : resolve(spec.iso),
     runDir,
   });

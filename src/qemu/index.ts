@@ -7,6 +7,7 @@ export * from "./install.js";
 export * from "./keys.js";
 export * from "./machine.js";
 export * from "./ocr.js";
+export * from "./ovmf-vars.js";
 export * from "./png.js";
 export * from "./qmp.js";
 export * from "./screen.js";

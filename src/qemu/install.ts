@@ -126,6 +126,8 @@ export interface UnattendedInstallOptions {
   timeoutMs?: number;
   /** Network for an online install: the guest reaches only these host ports. */
   guestForwards?: GuestForward[];
+  /** UEFI: the caller's own VARS file, used in place (GuestSpec.ovmfVarsFile). */
+  ovmfVarsFile?: string;
 }
 
 /**
@@ -154,6 +156,7 @@ export async function unattendedInstall(o: UnattendedInstallOptions): Promise<In
       smp: o.smp ?? 1,
       runDir: o.runDir,
       ...(o.guestForwards ? { guestForwards: o.guestForwards } : {}),
+      ...(o.ovmfVarsFile ? { ovmfVarsFile: o.ovmfVarsFile } : {}),
     });
     const g = guest;
     const timeoutMs = o.timeoutMs ?? 40 * 60_000;
@@ -235,6 +238,8 @@ export interface InstalledBootOptions {
   commandsTimeoutMs?: number;
   /** Host ports the installed system reaches (e.g. the registry it updates from). */
   guestForwards?: GuestForward[];
+  /** UEFI: the caller's own VARS file, used in place (GuestSpec.ovmfVarsFile). */
+  ovmfVarsFile?: string;
 }
 
 export interface InstalledBoot {
@@ -259,6 +264,7 @@ export async function bootInstalled(o: InstalledBootOptions): Promise<InstalledB
     runDir: o.runDir,
     serialInput: true,
     ...(o.guestForwards ? { guestForwards: o.guestForwards } : {}),
+    ...(o.ovmfVarsFile ? { ovmfVarsFile: o.ovmfVarsFile } : {}),
   });
   try {
     const wait = (re: RegExp, since: number, timeoutMs = 5 * 60_000) =>

@@ -25,10 +25,14 @@ async function exists(path: string): Promise<boolean> {
 }
 
 export async function prepareMachine(
-  spec: Omit<MachineSpec, "qmpSocket" | "serialSocket"> & { serialInput?: boolean },
+  spec: Omit<MachineSpec, "qmpSocket" | "serialSocket"> & {
+    serialInput?: boolean;
+    /** Use spec.ovmfVars as it is (the caller's own VARS file) instead of a template copy. */
+    keepOvmfVars?: boolean;
+  },
 ): Promise<PreparedMachine> {
   // A unix socket path must fit in 108 bytes; fall back to a short temp dir for deep run dirs.
-  const { serialInput, ...machine } = spec;
+  const { serialInput, keepOvmfVars, ...machine } = spec;
   let socketDir: string | undefined;
   let qmpSocket = join(spec.runDir, "qmp.sock");
   if (Buffer.byteLength(qmpSocket) > 100) {
@@ -39,8 +43,16 @@ export async function prepareMachine(
   const plan = buildMachine({ ...machine, qmpSocket, ...(serialSocket ? { serialSocket } : {}) });
   if (plan.firmwareFiles) {
     const { code, varsTemplate, vars } = plan.firmwareFiles;
-    for (const file of [code, varsTemplate]) {
+    const keep = keepOvmfVars === true && spec.ovmfVars !== undefined;
+    for (const file of keep ? [code, vars] : [code, varsTemplate]) {
       if (!(await exists(file))) {
+        if (keep && file === vars) {
+          throw new AtomisoError(
+            "boot-failed",
+            `the OVMF VARS file ${file} the caller handed on is missing`,
+            "make it from the firmware's VARS template (ovmfFiles) before starting the guest",
+          );
+        }
         throw new AtomisoError(
           "tool-missing",
           `the OVMF firmware file ${file} is missing, so ${spec.firmware} cannot be emulated`,
@@ -48,8 +60,9 @@ export async function prepareMachine(
         );
       }
     }
-    // Per-run writable copy: boot entries written by one run never leak into the next.
-    await copyFile(varsTemplate, vars);
+    // Per-run writable copy: boot entries written by one run never leak into the next (unless
+    // the caller hands its own VARS file on from guest to guest).
+    if (!keep) await copyFile(varsTemplate, vars);
   }
   await writeFile(join(spec.runDir, "qemu-argv.txt"), `${quoteArgv(plan.argv)}\n`);
   await writeFile(join(spec.runDir, "qemu-argv.json"), `${JSON.stringify(plan.argv, null, 2)}\n`);

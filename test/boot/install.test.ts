@@ -6,14 +6,24 @@
 //   - uefi: the example ISO with the image embedded and the root encrypted (LUKS2); the
 //     installed disk boots on OVMF with Secure Boot on (the image ships Debian's signed shim
 //     and GRUB; its kernel is signed), and the passphrase is typed at the initramfs' prompt;
+//     With UEFI_BESIDE_WINDOWS the disk is a Windows laptop's (test/support/windows-disk.ts:
+//     ESP, MSR, 8 GiB NTFS, free space after it) with a "Windows Boot Manager" firmware entry,
+//     and the answer file installs into the free space (mode = "free-space", no wipe consent):
+//     Windows' files must come through unchanged, the firmware's BootOrder must start with the
+//     new system and keep Windows Boot Manager, the installed GRUB menu must offer Windows,
+//     and the installed system boots through its own firmware entry (the removable path is
+//     Windows' loader);
 //   - bios-online: an ISO without the image ([image] payload = "online") pulls it at install
 //     time from a registry on the host's 127.0.0.1, reached only through a QEMU user-network
 //     forward (test/support/online-iso.ts). The installed system then lives on: a 0.2.0 of the
 //     example image (VERSION, so os-release, changed) is pushed to the channel it tracks
 //     (image.track, :stable), `atomiso-update upgrade` stages it fetching only the changed
 //     layer, the next boot runs 0.2.0, `atomiso-update rollback` and the boot after run 0.1.0.
+//     With BIOS_BTRFS_LAYOUT it installs an explicit layout (mode = "layout": ext4 /boot, btrfs
+//     root with the subvolume layout): the installed system must run from @ and mount
+//     /var/home from @home.
 // Serial logs stay in test-artifacts/install/<case>/.
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, inject, it } from "vitest";
@@ -25,9 +35,11 @@ import { imageSettings } from "../../src/image/settings.js";
 import { silentReporter } from "../../src/log/reporter.js";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
 import { defaultCacheDir } from "../../src/paths.js";
-import { createBlankDisk, type Firmware } from "../../src/qemu/index.js";
+import { createBlankDisk, type Firmware, ovmfFiles } from "../../src/qemu/index.js";
 import { bootInstalled, unattendedInstall } from "../../src/qemu/install.js";
+import { copyBootEntries } from "../../src/qemu/ovmf-vars.js";
 import { run } from "../../src/tools/exec.js";
+import { describeBootOrder, dualBootFindings, expectDualBoot } from "../support/dual-boot.js";
 import {
   EXAMPLE_PROFILE,
   ONLINE_REFERENCE,
@@ -35,22 +47,59 @@ import {
   onlineIso,
 } from "../support/online-iso.js";
 import { stopRegistry } from "../support/registry.js";
+import {
+  makeLaptopVars,
+  makeWindowsDisk,
+  type WindowsDiskRecord,
+} from "../support/windows-disk.js";
 
 const USER = "ada";
 const PASSWORD = "lovelace-1815";
 const HOSTNAME = "particle-test";
 const PASSPHRASE = "atomic-particles-42";
 
+/**
+ * Issue 18: the uefi case installs into the free space of a Windows laptop's disk (answer file
+ * mode = "free-space") instead of erasing a blank one. false: back to the blank disk and
+ * mode "erase" (e.g. while the installer side of dual boot is not merged).
+ */
+const UEFI_BESIDE_WINDOWS = true;
+/**
+ * Issue 18: the bios-online case installs an explicit layout (mode = "layout": ext4 /boot,
+ * btrfs root with btrfs_subvolumes) and checks /var/home on @home. false: the default layout.
+ */
+const BIOS_BTRFS_LAYOUT = true;
+
 interface Case {
   name: string;
   firmware: Firmware;
   online: boolean;
   encrypt: boolean;
+  /** Install beside Windows into free space (mode = "free-space"). */
+  besideWindows: boolean;
+  /** mode = "layout" with a separate /boot and a btrfs root with the subvolume layout. */
+  btrfsLayout: boolean;
 }
 const CASES: Case[] = [
-  { name: "uefi", firmware: "uefi", online: false, encrypt: true },
-  { name: "bios-online", firmware: "bios", online: true, encrypt: false },
+  {
+    name: "uefi",
+    firmware: "uefi",
+    online: false,
+    encrypt: true,
+    besideWindows: UEFI_BESIDE_WINDOWS,
+    btrfsLayout: false,
+  },
+  {
+    name: "bios-online",
+    firmware: "bios",
+    online: true,
+    encrypt: false,
+    besideWindows: false,
+    btrfsLayout: BIOS_BTRFS_LAYOUT,
+  },
 ];
+/** The Windows laptop: 24 GiB like the issue's, NTFS 8 GiB, so about 16 GiB are free. */
+const LAPTOP = { sizeGiB: 24, ntfsGiB: 8 };
 
 /**
  * Builds 0.2.0 of the example image (only VERSION differs: os-release and a small last layer)
@@ -75,13 +124,35 @@ const VERSION_CHECKS = [
   "ostree admin status | grep -o 'Version: .*' | head -n 1",
 ];
 
+/** The [disk] lines that choose where the system goes (see the header). */
+function diskMode(c: Case): string {
+  if (c.besideWindows)
+    return '# Into the free space after Windows: deletes nothing, so no wipe.\nmode = "free-space"\n';
+  if (c.btrfsLayout) return 'wipe = true\nmode = "layout"\nbtrfs_subvolumes = true\n';
+  return "wipe = true\n";
+}
+
+/** mode = "layout": the partitions, after every [disk] key. */
+function layoutTables(c: Case): string {
+  if (!c.btrfsLayout) return "";
+  return `
+[[disk.partitions]]
+mount = "/boot"
+filesystem = "ext4"
+size_gib = 1
+
+[[disk.partitions]]
+mount = "/"
+filesystem = "btrfs"
+`;
+}
+
 async function answer(c: Case): Promise<string> {
   const { stdout } = await run(["openssl", "passwd", "-6", "-salt", "atomisotest", PASSWORD]);
   return `# Unattended install of the example image onto the test machine's virtio disk.
 [disk]
 device = "/dev/vda"
-wipe = true
-${c.encrypt ? `encrypt = true\npassphrase = "${PASSPHRASE}"\n` : ""}
+${diskMode(c)}${c.encrypt ? `encrypt = true\npassphrase = "${PASSPHRASE}"\n` : ""}${layoutTables(c)}
 [user]
 name = "${USER}"
 full_name = "Ada Lovelace"
@@ -123,7 +194,19 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
           );
           expect(sizes.embedded - sizes.online).toBeGreaterThan(lock.size * 0.9);
         }
-        const target = await createBlankDisk(join(scratch, "target.qcow2"), 20);
+        // Beside Windows: the laptop's disk and its NVRAM (Windows Boot Manager first), which
+        // the install guest writes its own entry into and the host reads back afterwards.
+        let laptop: { record: WindowsDiskRecord; vars: string } | undefined;
+        let target: string;
+        if (c.besideWindows) {
+          const record = await makeWindowsDisk(join(scratch, "laptop.raw"), LAPTOP);
+          const template = ovmfFiles(c.firmware)?.varsTemplate as string;
+          const vars = await makeLaptopVars(record, template, join(scratch, "install-vars.fd"));
+          laptop = { record, vars };
+          target = record.image;
+        } else {
+          target = await createBlankDisk(join(scratch, "target.qcow2"), 20);
+        }
         const install = await unattendedInstall({
           iso,
           firmware: c.firmware,
@@ -132,6 +215,7 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
           runDir: join(artifacts, "install"),
           memoryMiB: 3072,
           ...(online ? { guestForwards: online.guestForwards } : {}),
+          ...(laptop ? { ovmfVarsFile: laptop.vars } : {}),
         });
         const serial = await readFile(install.serialLog, "utf8");
         const download = /atomiso-timing download ([\d.]+)/.exec(serial)?.[1];
@@ -154,12 +238,30 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
 
         // On OVMF the installed disk boots with Secure Boot on (Microsoft's keys enrolled).
         const bootFirmware: Firmware = c.firmware === "uefi" ? "uefi-secureboot" : c.firmware;
+        let bootVars: string | undefined;
+        if (laptop) {
+          const found = await dualBootFindings(target, laptop.record, laptop.vars);
+          await writeFile(
+            join(artifacts, "boot-order.txt"),
+            `${describeBootOrder(found.bootOrder)}\n`,
+          );
+          await writeFile(join(artifacts, "grub.cfg"), found.grubCfg);
+          console.log(`[install ${c.name}] BootOrder:\n${describeBootOrder(found.bootOrder)}`);
+          expectDualBoot(found, laptop.record);
+          // The Secure Boot VARS (Microsoft's keys) gets the entries the install left: the
+          // installed system must come up through its own firmware entry, as on the laptop.
+          const sbTemplate = ovmfFiles(bootFirmware)?.varsTemplate as string;
+          bootVars = join(scratch, "boot-vars.fd");
+          await copyFile(sbTemplate, bootVars);
+          await copyBootEntries(laptop.vars, bootVars);
+        }
         // The online case's installed system updates from its registry after the checks below.
         const next = online ? await pushNextVersion(online.registry.host, scratch) : undefined;
         const sudo = (command: string) => `echo '${PASSWORD}' | sudo -S -p '' ${command}`;
         const booted = await bootInstalled({
           firmware: bootFirmware,
           target,
+          ...(bootVars ? { ovmfVarsFile: bootVars } : {}),
           runDir: join(artifacts, "boot"),
           user: USER,
           password: PASSWORD,
@@ -180,6 +282,16 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
             "test -d /sys/firmware/efi && echo firmware=efi || echo firmware=bios",
             'echo "sysroot-dev=$(findmnt -n -o SOURCE /sysroot)"',
             "grep -o 'rd[.]luks[.]uuid=[0-9a-f-]*' /proc/cmdline || echo rd.luks=none",
+            ...(c.btrfsLayout
+              ? [
+                  // Short lines: the source and the subvolume option, not the whole option list.
+                  'echo "home-src=$(findmnt -no SOURCE /var/home)"',
+                  "echo \"home-subvol=$(findmnt -no OPTIONS /var/home | grep -o 'subvol=[^,]*')\"",
+                  "echo \"root-subvol=$(findmnt -no OPTIONS /sysroot | grep -o 'subvol=[^,]*')\"",
+                  'echo "boot-fs=$(findmnt -no FSTYPE /boot)"',
+                  "grep -o 'rootflags=subvol=@' /proc/cmdline || echo rootflags=none",
+                ]
+              : []),
             // The kernel's own word on Secure Boot and lockdown, asked in the guest: the
             // serial log's early lines are not proof enough (one CI run's log lacked them).
             `echo '${PASSWORD}' | sudo -S -p '' sh -c 'dmesg | grep -o -m1 "secureboot: Secure boot [a-z]*"; echo "lockdown=$(cat /sys/kernel/security/lockdown)"; grep -o "^luks-[0-9a-f-]* UUID=[0-9a-f-]*" /etc/crypttab || echo crypttab=none'`,
@@ -224,6 +336,16 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
           expect(uuid).toBeDefined();
           expect(out).toMatch(new RegExp(`^sysroot-dev=/dev/mapper/luks-${uuid}$`, "m"));
           expect(out).toMatch(new RegExp(`^luks-${uuid} UUID=${uuid}$`, "m"));
+        } else if (c.btrfsLayout) {
+          // findmnt names a btrfs subvolume's mount as device[/subvolume].
+          expect(out).toMatch(/^sysroot-dev=\/dev\/vda\d\[\/@\]$/m);
+          expect(out).toMatch(/^rd\.luks=none$/m);
+          expect(out).toMatch(/^crypttab=none$/m);
+          expect(out).toMatch(/^home-src=\/dev\/vda\d\[\/@home\]$/m);
+          expect(out).toMatch(/^home-subvol=subvol=\/@home$/m);
+          expect(out).toMatch(/^root-subvol=subvol=\/@$/m);
+          expect(out).toMatch(/^boot-fs=ext4$/m);
+          expect(out).toMatch(/^rootflags=subvol=@$/m);
         } else {
           expect(out).toMatch(/^sysroot-dev=\/dev\/vda\d$/m);
           expect(out).toMatch(/^rd\.luks=none$/m);

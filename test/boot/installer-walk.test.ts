@@ -12,6 +12,11 @@
 // "Encrypt system" (clicked where OCR finds it, through a USB tablet: its mnemonic Alt+C is
 // also Cancel's; the tick is seen in the box's pixels), types the passphrase twice (Next, and
 // so the users page, comes only when both match) and again at the installed system's prompt.
+// With UEFI_WALK_BESIDE_WINDOWS the OVMF walk's disk is a Windows laptop's, NTFS filling it
+// (test/support/windows-disk.ts), with a "Windows Boot Manager" firmware entry: the page must
+// still pre-select nothing, the walk clicks "Install alongside" (Calamares shrinks NTFS), and
+// after the install Windows' files are unchanged, ntfsfix -n is clean, the firmware's BootOrder
+// starts with the new system and keeps Windows Boot Manager, and the GRUB menu offers Windows.
 // Screenshots, OCR text, serial log and the extracted Calamares log stay in
 // test-artifacts/walk/<firmware>/ (CI artifacts).
 
@@ -32,6 +37,7 @@ import { type Guest, launchGuest } from "../../src/qemu/guest.js";
 import { createBlankDisk, DEFAULT_MARKER, type Firmware } from "../../src/qemu/index.js";
 import { bootInstalled } from "../../src/qemu/install.js";
 import { pressKeys, typeText } from "../../src/qemu/keys.js";
+import { ovmfFiles } from "../../src/qemu/machine.js";
 import { ocrWords } from "../../src/qemu/ocr.js";
 import { darkPixels, decodePngGray, pngSize } from "../../src/qemu/png.js";
 import {
@@ -40,6 +46,7 @@ import {
   type ScreenWaitOptions,
   waitForScreen,
 } from "../../src/qemu/screen.js";
+import { describeBootOrder, dualBootFindings, expectDualBoot } from "../support/dual-boot.js";
 import {
   EXAMPLE_PROFILE,
   ONLINE_REFERENCE,
@@ -48,17 +55,30 @@ import {
   onlineIso,
 } from "../support/online-iso.js";
 import { stopRegistry } from "../support/registry.js";
+import {
+  makeLaptopVars,
+  makeWindowsDisk,
+  type WindowsDiskRecord,
+} from "../support/windows-disk.js";
+
+/**
+ * Issue 18: the OVMF walk installs alongside Windows (a laptop disk, "Install alongside")
+ * instead of erasing a blank disk. false: back to the blank disk and "Erase disk".
+ */
+const UEFI_WALK_BESIDE_WINDOWS = true;
 
 interface WalkCase {
   firmware: Firmware;
+  /** The disk is a Windows laptop's (NTFS filling it); the walk clicks "Install alongside". */
+  besideWindows: boolean;
   /** Walk the online ISO: the image is pulled from a registry at install time. */
   online: boolean;
   /** Tick "Encrypt system" on the partition page (a LUKS2 root). */
   encrypt: boolean;
 }
 const CASES: WalkCase[] = [
-  { firmware: "bios", online: false, encrypt: true },
-  { firmware: "uefi", online: true, encrypt: false },
+  { firmware: "bios", online: false, encrypt: true, besideWindows: false },
+  { firmware: "uefi", online: true, encrypt: false, besideWindows: UEFI_WALK_BESIDE_WINDOWS },
 ];
 const PRODUCT = "ParticleOS";
 const VERSION = "0.1.0";
@@ -89,7 +109,7 @@ async function privateIso(iso: string, dir: string): Promise<string> {
 }
 
 describe.concurrent("keyboard walk through the Calamares installer", () => {
-  for (const { firmware, online, encrypt } of CASES) {
+  for (const { firmware, online, encrypt, besideWindows } of CASES) {
     it(
       `${firmware}${online ? " (online ISO)" : ""}: welcome → location → keyboard → partitions → users → summary → install → login`,
       async () => {
@@ -114,7 +134,20 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           } else {
             iso = await privateIso(inject("isoPath"), scratch);
           }
-          const target = await createBlankDisk(join(scratch, "target.qcow2"), 20);
+          // Beside Windows: the laptop's 24 GiB disk and its NVRAM (Windows Boot Manager), which
+          // the installer writes its entry into, the installed boot reuses and the host reads.
+          let laptop: { record: WindowsDiskRecord; vars: string } | undefined;
+          let target: string;
+          if (besideWindows) {
+            const record = await makeWindowsDisk(join(scratch, "laptop.raw"), { sizeGiB: 24 });
+            const template = ovmfFiles(firmware)?.varsTemplate as string;
+            const vars = await makeLaptopVars(record, template, join(scratch, "vars.fd"));
+            laptop = { record, vars };
+            target = record.image;
+          } else {
+            target = await createBlankDisk(join(scratch, "target.qcow2"), 20);
+          }
+          const diskGiB = laptop ? 24 : 20;
           guest = await launchGuest({
             firmware,
             iso,
@@ -124,7 +157,8 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             memoryMiB: 3072,
             runDir: artifacts,
             ...(registry ? { guestForwards: registry.guestForwards } : {}),
-            tablet: true, // clicks: the Erase disk choice, the Encrypt system box
+            tablet: true, // clicks: the partitioning choice, the Encrypt system box
+            ...(laptop ? { ovmfVarsFile: laptop.vars } : {}),
           });
           const g = guest;
           const page = (options: ScreenWaitOptions): Promise<PageScreen> =>
@@ -169,7 +203,12 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           // system, a pre-selected Erase would delete it for a user who only presses Next).
           const choices = await page({
             name: "4-partitions-unchosen",
-            expect: ["Erase disk", "This will delete all data currently present"],
+            expect: [
+              "Erase disk",
+              "This will delete all data currently present",
+              // Offered only when something on the disk can shrink (ntfsresize in the live root).
+              ...(laptop ? ["Install alongside"] : []),
+            ],
             ocr: { upscale: 3 },
             timeoutMs: 90_000,
           });
@@ -182,32 +221,65 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             reject: ["What is your name?"],
             ocr: { upscale: 3 },
           });
-          // Choose Erase disk: a click on its label, found by OCR (the tablet's absolute pointer).
-          const erase = (await ocrWords(choices.png, { upscale: 3 })).find(
-            (w, i, words) => w.text === "Erase" && /^disk/.test(words[i + 1]?.text ?? ""),
+          // Choose Erase disk, or Install alongside beside Windows: a click on its label, found
+          // by OCR (the tablet's absolute pointer).
+          const [first, second] = laptop ? ["Install", /^alongside/] : ["Erase", /^disk/];
+          const choice = (await ocrWords(choices.png, { upscale: 3 })).find(
+            (w, i, words) => w.text === first && second.test(words[i + 1]?.text ?? ""),
           );
-          if (!erase) throw new Error(`no "Erase disk" label found in ${choices.png}`);
+          if (!choice)
+            throw new Error(
+              `no "${first} ${second.source.slice(1)}" label found in ${choices.png}`,
+            );
           await clickAt(
             g.qmp,
-            erase.left + erase.width / 2,
-            erase.top + erase.height / 2,
+            choice.left + choice.width / 2,
+            choice.top + choice.height / 2,
             pngSize(await readFile(choices.png)),
           );
+          if (laptop) {
+            // Alongside: Calamares asks which partition to shrink. A click on the NTFS
+            // partition's entry in the "Current:" legend (its second line names the file
+            // system) selects it; the "After:" preview then shows the split.
+            const shrink = await page({
+              name: "4-partitions-alongside",
+              expect: ["Install alongside", /partition to shrink/i],
+              ocr: { upscale: 3 },
+              timeoutMs: 90_000,
+            });
+            const ntfs = (await ocrWords(shrink.png, { upscale: 3 })).find((w) =>
+              /^ntfs$/i.test(w.text),
+            );
+            if (ntfs) {
+              await clickAt(
+                g.qmp,
+                ntfs.left + ntfs.width / 2,
+                ntfs.top + ntfs.height / 2,
+                pngSize(await readFile(shrink.png)),
+              );
+            } else {
+              console.log(
+                `${firmware}: no NTFS legend entry found by OCR in ${shrink.png}; expecting Calamares to have selected it`,
+              );
+            }
+          }
           // The "After:" preview with the layout's partitions (boot, root) is shown once a
           // choice is made. OCR does not always read the "After:" label, so the legend counts.
           const partitions = await page({
             name: "4-partitions",
-            expect: [
-              "Erase disk",
-              "This will delete all data currently present",
-              /\bboot\b/,
-              /\broot\b/,
-            ],
+            expect: laptop
+              ? ["Install alongside", /\broot\b/]
+              : [
+                  "Erase disk",
+                  "This will delete all data currently present",
+                  /\bboot\b/,
+                  /\broot\b/,
+                ],
             ocr: { upscale: 3 },
             timeoutMs: 90_000,
           });
           lap("partitions");
-          expect(partitions.text).toMatch(/vda - 20(\.00)? GiB/);
+          expect(partitions.text).toMatch(new RegExp(`vda - ${diskGiB}(\\.00)? GiB`));
           if (encrypt) {
             // OCR reads the label as "Encrypt" or "Encypt"; the box sits left of it.
             const word = (await ocrWords(partitions.png, { upscale: 3 })).find((w) =>
@@ -283,10 +355,17 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               "Set timezone to America/New York",
               /Keyboard layout has been set to English \(US\)/,
               `install ${PRODUCT} ${VERSION}`,
-              /Erase disk \/dev\/vda/,
-              /Creating new GPT partition table on \/dev\/vda/,
-              // The 1 MiB BIOS boot partition of the layout (GRUB on BIOS machines with GPT).
-              /Create new 1 ?MiB partition on \/dev\/vda/,
+              ...(laptop
+                ? [
+                    // Windows' NTFS (vda3) shrinks; the new partitions go after it.
+                    /Resize .*partition .*\/dev\/vda3/,
+                  ]
+                : [
+                    /Erase disk \/dev\/vda/,
+                    /Creating new GPT partition table on \/dev\/vda/,
+                    // The 1 MiB BIOS boot partition of the layout (GRUB on BIOS machines with GPT).
+                    /Create new 1 ?MiB partition on \/dev\/vda/,
+                  ]),
               /Create new \d+ ?MiB partition on \/dev\/vda.*entries boot/,
               /Create new \d+ ?MiB partition on \/dev\/vda.*entries root/,
               /Set up new ext4 partition with mount point \/boot\b/,
@@ -295,7 +374,18 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                 : `Install ${PRODUCT} on new ext4 system partition`,
               ...(firmware === "bios" ? [] : [/mount point \/boot\/efi/]),
             ],
-            reject: firmware === "bios" ? [/\/boot\/efi/] : [],
+            reject: [
+              ...(firmware === "bios" ? [/\/boot\/efi/] : []),
+              // Beside Windows nothing of it is deleted or formatted (its ESP is reused as is).
+              ...(laptop
+                ? [
+                    /Erase disk/,
+                    /Creating new \w+ partition table/,
+                    /Delete partition/,
+                    /Format partition \S*vda[123]\b/,
+                  ]
+                : []),
+            ],
             ocr: { upscale: 3 },
             timeoutMs: 90_000,
           });
@@ -392,11 +482,25 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           if (encrypt) expect(deployLog).toMatch(/--karg rd\.luks\.uuid=[0-9a-f-]{36}/);
           await guest.stop();
           guest = undefined;
+          if (laptop) {
+            const found = await dualBootFindings(target, laptop.record, laptop.vars);
+            await writeFile(
+              join(artifacts, "boot-order.txt"),
+              `${describeBootOrder(found.bootOrder)}\n`,
+            );
+            await writeFile(join(artifacts, "grub.cfg"), found.grubCfg);
+            console.log(
+              `${firmware}: BootOrder after the install:\n${describeBootOrder(found.bootOrder)}`,
+            );
+            expectDualBoot(found, laptop.record);
+          }
 
           const booted = await bootInstalled({
             firmware,
             target,
             runDir: join(artifacts, "installed-boot"),
+            // The firmware entry the install made (the removable path is Windows' own loader).
+            ...(laptop ? { ovmfVarsFile: laptop.vars } : {}),
             user: LOGIN,
             password: PASSWORD,
             ...(encrypt ? { passphrase: PASSPHRASE } : {}),
