@@ -14,4 +14,5 @@ Calamares' embedded interpreter both find it. Standard library only; Python 3.11
   proc     running commands
   mounts   the mount table and unmounting
   gpt      GPT partition type GUIDs
+  btrfs    the btrfs subvolume layout: subvolumes, rootflags= kernel argument, fstab lines
 """
