@@ -6,7 +6,7 @@ whole-disk modes, where each new one goes (start, size in sectors) and which exi
 are kept as they are (keep = True: an EFI system partition or BIOS boot partition that is
 reused, never formatted).
 
-  parse_table(json_text, disk_sectors)     the table: label, sector size, usable range, partitions
+  parse_table(json_text, disk_bytes)       the table: label, sector size, usable range, partitions
   free_regions(table)                      the unpartitioned regions, 1 MiB aligned
   whole_disk(lay, fw, fs, ...)             erase and layout modes: a new GPT over the whole disk
   explicit(lay, fw, entries, encrypt)      layout mode: [[disk.partitions]] as a whole-disk layout
@@ -56,10 +56,10 @@ def number_of(node):
     return int(m.group(1))
 
 
-def parse_table(json_text, disk_sectors):
+def parse_table(json_text, disk_bytes):
     """sfdisk --json text as {label, sector, first, last, max_parts, partitions[]}, each
-    partition {n, node, start, size, type (lower case), name}. disk_sectors: the disk's size in
-    sfdisk's sectors (MBR has no lastlba)."""
+    partition {n, node, start, size, type (lower case), name}. disk_bytes: the disk's size (MBR
+    has no lastlba)."""
     t = json.loads(json_text)["partitiontable"]
     label = t.get("label")
     if label not in ("gpt", "dos"):
@@ -74,7 +74,7 @@ def parse_table(json_text, disk_sectors):
         first, last = int(t["firstlba"]), int(t["lastlba"])
         max_parts = int(t.get("table-length", 128))
     else:
-        first, last, max_parts = 1, disk_sectors - 1, 4
+        first, last, max_parts = 1, disk_bytes // sector - 1, 4
     return {"label": label, "sector": sector, "first": first, "last": last, "max_parts": max_parts, "partitions": parts}
 
 

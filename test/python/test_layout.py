@@ -12,7 +12,7 @@ DISK_24G = 24 * 1024 * 1024 * 2  # sectors
 
 def fixture(name, disk_sectors=DISK_24G):
     with open(os.path.join(HERE, "fixtures", name), encoding="utf-8") as f:
-        return layout.parse_table(f.read(), disk_sectors)
+        return layout.parse_table(f.read(), disk_sectors * 512)
 
 
 class TableTest(unittest.TestCase):

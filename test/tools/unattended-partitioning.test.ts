@@ -191,7 +191,10 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
     const answer = join(work, `answer-${n}.toml`);
     const planFile = join(work, `plan-${n}.json`);
     await writeFile(answer, stringify(merged));
-    await writeFile(planFile, JSON.stringify({ ...plan(), scripts: o.scripts ?? SCRIPTS }, null, 2));
+    await writeFile(
+      planFile,
+      JSON.stringify({ ...plan(), scripts: o.scripts ?? SCRIPTS }, null, 2),
+    );
     return { answer, plan: planFile };
   }
 
@@ -255,7 +258,9 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
     const f = await files(loop, { mode: "free-space" });
     const check = await installer("check", f);
     expect(check.stderr).toBe("");
-    expect(check.stdout).toContain("its partitions are kept; new partitions in its largest free space");
+    expect(check.stdout).toContain(
+      "its partitions are kept; new partitions in its largest free space",
+    );
     expect(check.stdout).toMatch(/p1 esp kept type .* vfat, not formatted at \/boot\/efi/);
     const r = await installer("partition", f);
     expect(r.stderr).toBe("");
@@ -284,7 +289,11 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
   it("shrink NTFS by 3 GiB (ntfsresize), then install into the freed space", async () => {
     const loop = await windowsDisk("shrink-ntfs", 6);
     const before = await table(loop);
-    const f = await files(loop, { mode: "shrink", shrink_partition: `${loop}p3`, shrink_by_gib: 3 });
+    const f = await files(loop, {
+      mode: "shrink",
+      shrink_partition: `${loop}p3`,
+      shrink_by_gib: 3,
+    });
     const r = await installer("partition", f);
     expect(r.stderr).toBe("");
     expect(r.exitCode).toBe(0);
@@ -297,7 +306,9 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
     expect(after[3]?.start).toBe((ntfs?.start ?? 0) + (ntfs?.size ?? 0));
     expect(after.map((p) => p.type)).toEqual([ESP, MSR, BASIC_DATA, BIOS_BOOT, LINUX, ROOT]);
     // The file system fits its smaller partition, is consistent and still has the file.
-    const info = await run(["ntfsresize", "--info", "--force", `${loop}p3`], { okExitCodes: [0, 1] });
+    const info = await run(["ntfsresize", "--info", "--force", `${loop}p3`], {
+      okExitCodes: [0, 1],
+    });
     const volume = Number(/Current volume size: (\d+) bytes/.exec(info.stdout)?.[1]);
     expect(volume).toBeLessThanOrEqual((ntfs?.size ?? 0) * 512);
     expect(volume).toBeGreaterThan((ntfs?.size ?? 0) * 512 - 8 * MiB);
@@ -313,7 +324,11 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
     const src = join(work, "ext-notes.txt");
     await writeFile(src, userFile);
     await run(["debugfs", "-w", "-R", `write ${src} notes.txt`, `${loop}p1`]);
-    const f = await files(loop, { mode: "shrink", shrink_partition: `${loop}p1`, shrink_by_gib: 3 });
+    const f = await files(loop, {
+      mode: "shrink",
+      shrink_partition: `${loop}p1`,
+      shrink_by_gib: 3,
+    });
     const r = await installer("partition", f, "bios");
     expect(r.stderr).toBe("");
     expect(r.exitCode).toBe(0);
@@ -329,6 +344,43 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
     expect(sha256(cat.stdout)).toBe(sha256(userFile));
   }, 120_000);
 
+  it("shrink btrfs (mounted in the installer's namespace); no /boot, a separate /var/home", async () => {
+    const loop = await makeDisk("shrink-btrfs", 6 * GiB);
+    await partitionDisk(loop, `label: gpt\ntype=${LINUX}, name="data"\n`);
+    await run(["mkfs.btrfs", "-q", "-f", "-L", "data", `${loop}p1`]);
+    await inNamespace(
+      'm=$(mktemp -d); mount "$1" "$m"; printf "%s" "$2" >"$m/notes.txt"; umount "$m"; rmdir "$m"',
+      `${loop}p1`,
+      "btrfs notes",
+    );
+    const f = await files(loop, {
+      mode: "shrink",
+      shrink_partition: `${loop}p1`,
+      shrink_by_gib: 3,
+      boot_partition: false,
+      home_gib: 0.5,
+      filesystem: "xfs",
+    });
+    const r = await installer("partition", f, "bios");
+    expect(r.stderr).toBe("");
+    expect(r.exitCode).toBe(0);
+    expect(rows(r.stdout).map((x) => [x[0], x[1], x[3]])).toEqual([
+      ["2", "bios-boot", "-"],
+      ["3", "root", "xfs"],
+      ["4", "home", "xfs"],
+    ]);
+    const after = await table(loop);
+    expect(after[3]?.size).toBe((512 * MiB) / 512);
+    const out = await inNamespace(
+      'm=$(mktemp -d); mount -o ro "$1" "$m"; cat "$m/notes.txt"; echo; btrfs filesystem show --raw "$m" | grep -o "size [0-9]*" | head -n 1; umount "$m"; rmdir "$m"',
+      `${loop}p1`,
+    );
+    const [notes, size] = out.trim().split("\n");
+    expect(notes).toBe("btrfs notes");
+    expect(Number(size?.split(" ")[1])).toBeLessThanOrEqual((after[0]?.size ?? 0) * 512);
+    expect(Number(size?.split(" ")[1])).toBeGreaterThan((after[0]?.size ?? 0) * 512 - 2 * MiB);
+  }, 120_000);
+
   it("replace the NTFS partition: needs wipe = true, then only it is gone", async () => {
     const loop = await windowsDisk("replace", 5, 3);
     const image = await imageHash(loop);
@@ -340,12 +392,19 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
     );
     expect(refused.exitCode).toBe(1);
     expect(lastError(refused)).toMatch(
-      new RegExp(`^atomiso-error: disk\\.wipe: mode = "replace" deletes ${loop}p3 .*add wipe = true.*nothing was written`),
+      new RegExp(
+        `^atomiso-error: disk\\.wipe: mode = "replace" deletes ${loop}p3 .*add wipe = true.*nothing was written`,
+      ),
     );
     expect(await imageHash(loop)).toBe(image);
     const r = await installer(
       "partition",
-      await files(loop, { mode: "replace", replace_partition: `${loop}p3`, wipe: true, filesystem: "btrfs" }),
+      await files(loop, {
+        mode: "replace",
+        replace_partition: `${loop}p3`,
+        wipe: true,
+        filesystem: "btrfs",
+      }),
     );
     expect(r.stderr).toBe("");
     expect(r.exitCode).toBe(0);
@@ -428,32 +487,44 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
       );
       // 10 MiB is less than the NTFS already uses: ntfsresize --no-action says so.
       expect(
-        await refused(small, { mode: "shrink", shrink_partition: `${small}p3`, shrink_by_gib: 2.49 }),
+        await refused(small, {
+          mode: "shrink",
+          shrink_partition: `${small}p3`,
+          shrink_by_gib: 2.49,
+        }),
       ).toMatch(/^atomiso-error: disk\.shrink_by_gib: ntfsresize cannot shrink .*p3 to 0\.0 GiB/);
     }, 180_000);
 
-    it.skipIf(!HAVE_XFS)("shrinking xfs; shrinking or replacing the ESP; a partition of another disk", async () => {
-      const loop = await makeDisk("xfs", 4 * GiB);
-      await partitionDisk(loop, `label: gpt\nsize=100MiB, type=${ESP}\ntype=${LINUX}\n`);
-      await run(["mkfs.fat", "-F", "32", `${loop}p1`]);
-      await run(["mkfs.xfs", "-q", `${loop}p2`]);
-      expect(
-        await refused(loop, { mode: "shrink", shrink_partition: `${loop}p2`, shrink_by_gib: 1 }),
-      ).toMatch(/^atomiso-error: disk\.shrink_partition: .*p2 is xfs, which cannot be made smaller/);
-      expect(
-        await refused(loop, { mode: "shrink", shrink_partition: `${loop}p1`, shrink_by_gib: 1 }),
-      ).toMatch(/^atomiso-error: disk\.shrink_partition: .*p1 is the EFI system partition/);
-      expect(
-        await refused(loop, { mode: "replace", replace_partition: `${loop}p1`, wipe: true }),
-      ).toMatch(/^atomiso-error: disk\.replace_partition: .*p1 is the EFI system partition/);
-      expect(
-        await refused(loop, { mode: "replace", replace_partition: "/dev/null", wipe: true }),
-      ).toMatch(/^atomiso-error: disk\.replace_partition: \/dev\/null is not a partition of/);
-    });
+    it.skipIf(!HAVE_XFS)(
+      "shrinking xfs; shrinking or replacing the ESP; a partition of another disk",
+      async () => {
+        const loop = await makeDisk("xfs", 4 * GiB);
+        await partitionDisk(loop, `label: gpt\nsize=100MiB, type=${ESP}\ntype=${LINUX}\n`);
+        await run(["mkfs.fat", "-F", "32", `${loop}p1`]);
+        await run(["mkfs.xfs", "-q", `${loop}p2`]);
+        expect(
+          await refused(loop, { mode: "shrink", shrink_partition: `${loop}p2`, shrink_by_gib: 1 }),
+        ).toMatch(
+          /^atomiso-error: disk\.shrink_partition: .*p2 is xfs, which cannot be made smaller/,
+        );
+        expect(
+          await refused(loop, { mode: "shrink", shrink_partition: `${loop}p1`, shrink_by_gib: 1 }),
+        ).toMatch(/^atomiso-error: disk\.shrink_partition: .*p1 is the EFI system partition/);
+        expect(
+          await refused(loop, { mode: "replace", replace_partition: `${loop}p1`, wipe: true }),
+        ).toMatch(/^atomiso-error: disk\.replace_partition: .*p1 is the EFI system partition/);
+        expect(
+          await refused(loop, { mode: "replace", replace_partition: "/dev/null", wipe: true }),
+        ).toMatch(/^atomiso-error: disk\.replace_partition: \/dev\/null is not a partition of/);
+      },
+    );
 
     it("an existing ESP too full for the boot loader", async () => {
       const loop = await makeDisk("esp-full", 4 * GiB);
-      await partitionDisk(loop, `label: gpt\nsize=40MiB, type=${ESP}\nsize=1GiB, type=${BASIC_DATA}\n`);
+      await partitionDisk(
+        loop,
+        `label: gpt\nsize=40MiB, type=${ESP}\nsize=1GiB, type=${BASIC_DATA}\n`,
+      );
       await run(["mkfs.fat", "-F", "16", `${loop}p1`]);
       const filler = join(work, "filler.bin");
       await writeFile(filler, Buffer.alloc(30 * MiB, 1));
@@ -477,12 +548,27 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
         ],
         [
           { mode: "free-space", replace_partition: "/dev/vda3", shrink_by_gib: -1 },
-          [/disk\.replace_partition: is given but mode is "free-space"/, /disk\.shrink_by_gib: must be a positive number/],
+          [
+            /disk\.replace_partition: is given but mode is "free-space"/,
+            /disk\.shrink_by_gib: must be a positive number/,
+          ],
         ],
-        [{ btrfs_subvolumes: true, wipe: true }, [/disk\.btrfs_subvolumes: needs filesystem = "btrfs"/]],
         [
-          { filesystem: "btrfs", btrfs_subvolumes: true, boot_partition: false, home_gib: 2, wipe: true },
-          [/disk\.boot_partition: btrfs_subvolumes keeps a separate \/boot/, /disk\.home_gib: btrfs_subvolumes already puts/],
+          { btrfs_subvolumes: true, wipe: true },
+          [/disk\.btrfs_subvolumes: needs filesystem = "btrfs"/],
+        ],
+        [
+          {
+            filesystem: "btrfs",
+            btrfs_subvolumes: true,
+            boot_partition: false,
+            home_gib: 2,
+            wipe: true,
+          },
+          [
+            /disk\.boot_partition: btrfs_subvolumes keeps a separate \/boot/,
+            /disk\.home_gib: btrfs_subvolumes already puts/,
+          ],
         ],
         [{ mode: "layout", wipe: true }, [/disk\.partitions: missing \(mode = "layout"\)/]],
         [
@@ -490,7 +576,11 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
             mode: "layout",
             wipe: true,
             filesystem: "ext4",
-            partitions: [{ mount: "/boot" }, { mount: "/home", size_gib: 2 }, { mount: "/boot", filesystem: "zfs", size_gib: 0 }],
+            partitions: [
+              { mount: "/boot" },
+              { mount: "/home", size_gib: 2 },
+              { mount: "/boot", filesystem: "zfs", size_gib: 0 },
+            ],
           },
           [
             /disk\.filesystem: is given but mode is "layout"/,
@@ -505,7 +595,8 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
         const f = await files(loop, disk);
         const r = await installer("check", f);
         expect(r.exitCode, JSON.stringify(disk) + r.stderr).toBe(2);
-        for (const p of patterns) expect(r.stderr, JSON.stringify(disk)).toMatch(new RegExp(`${f.answer}: ${p.source}`));
+        for (const p of patterns)
+          expect(r.stderr, JSON.stringify(disk)).toMatch(new RegExp(`${f.answer}: ${p.source}`));
       }
       expect(await imageHash(loop)).toBe(image);
     });
@@ -529,7 +620,7 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
           "root=",
           'while [ $# -gt 0 ]; do if [ "$1" = --root ]; then root=$2; fi; shift; done',
           'findmnt -n --nofsroot -o SOURCE,FSROOT --mountpoint "$root" >"$ATOMISO_TEST_RECORD.root"',
-          'd=$root/ostree/deploy/particleos/deploy/0123abcd.0',
+          "d=$root/ostree/deploy/particleos/deploy/0123abcd.0",
           'mkdir -p "$d/etc" "$d/usr/bin" "$d/usr/share/zoneinfo/Europe" "$d/var" "$root/ostree/deploy/particleos/var"',
           'ln -s usr/bin "$d/bin"; ln -s var/home "$d/home"',
           'install -m 0755 /dev/null "$d/usr/bin/bash"',
@@ -554,7 +645,7 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
       expect(r.exitCode).toBe(0);
       expect(r.stdout).toMatch(/^atomiso-install: \/var\/home: \/dev\/loop\d+p3 subvolume @home$/m);
       const argv = (await readFile(`${record}.argv`, "utf8")).split("\n");
-      expect(argv.filter((a, i) => argv[i - 1] === "--karg")).toEqual([
+      expect(argv.filter((_a, i) => argv[i - 1] === "--karg")).toEqual([
         "console=ttyS0,115200",
         "quiet",
         "rootflags=subvol=@",
