@@ -519,6 +519,20 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
       },
     );
 
+    it("fixed sizes that do not leave enough for the rest: home_gib, [[disk.partitions]]", async () => {
+      const loop = await makeDisk("too-big", 3 * GiB);
+      expect(await refused(loop, { wipe: true, home_gib: 2 })).toMatch(
+        /^atomiso-error: disk\.home_gib: the fixed sizes add up to 2\.3 GiB .* leaves 0\.6 GiB for \/ .* at least 1\.0 GiB/,
+      );
+      const partitions = [
+        { mount: "/", filesystem: "ext4", size_gib: 3.5 },
+        { mount: "/var/home", filesystem: "ext4" },
+      ];
+      expect(await refused(loop, { mode: "layout", wipe: true, partitions })).toMatch(
+        /^atomiso-error: disk\.partitions: the fixed sizes add up to 3\.6 GiB .* leaves 0\.0 GiB for \/var\/home/,
+      );
+    });
+
     it("an existing ESP too full for the boot loader", async () => {
       const loop = await makeDisk("esp-full", 4 * GiB);
       await partitionDisk(
