@@ -13,6 +13,7 @@ first (before the disk changes), then shrunk, and only then is its partition mad
   xfs    cannot shrink (refused); other file systems are not shrunk by the installer.
 
   problem(fs)                  None, or why a file system of type fs (blkid TYPE) cannot shrink
+  tools(fs)                    the programs that needs
   ntfs_check_argv / ntfs_resize_argv (+ NTFS_ANSWER on stdin)
   ext_check_argv / ext_min_argv / ext_min_bytes(resize2fs -P out, dumpe2fs -h out)
   ext_repair_argv / ext_resize_argv
@@ -36,6 +37,16 @@ def problem(fs):
     if fs == "crypto_LUKS":
         return "is encrypted (LUKS); shrink it from the system that uses it"
     return f"is {fs}; the installer shrinks only {', '.join(SHRINKABLE)}"
+
+
+def tools(fs):
+    """The programs shrinking fs needs (the live system must have them: ntfs-3g, e2fsprogs,
+    btrfs-progs)."""
+    if fs == "ntfs":
+        return ["ntfsresize"]
+    if fs in EXT:
+        return ["e2fsck", "resize2fs", "dumpe2fs"]
+    return ["btrfs"]
 
 
 def ntfs_check_argv(dev, new_bytes):

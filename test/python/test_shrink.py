@@ -16,6 +16,11 @@ class ShrinkRulesTest(unittest.TestCase):
         self.assertIn("blkid finds none", shrink.problem(""))
         self.assertIn("vfat", shrink.problem("vfat"))
 
+    def test_tools(self):
+        self.assertEqual(shrink.tools("ntfs"), ["ntfsresize"])
+        self.assertEqual(shrink.tools("ext3"), ["e2fsck", "resize2fs", "dumpe2fs"])
+        self.assertEqual(shrink.tools("btrfs"), ["btrfs"])
+
     def test_argv(self):
         self.assertEqual(shrink.ntfs_check_argv("/dev/vda3", 123), ["ntfsresize", "--no-action", "--size", "123", "/dev/vda3"])
         self.assertEqual(shrink.ext_resize_argv("/dev/vda3", 2 * 1024 * 1024 + 1023), ["resize2fs", "/dev/vda3", "2048K"])
