@@ -617,16 +617,16 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
   });
 
   describe("run with a stand-in backend", () => {
-    it("btrfs subvolumes: / on @ (rootflags=subvol=@), the user's home in @home, /var/home in fstab", async () => {
+    const scripts = () => join(work, "stand-in-scripts");
+    const record = () => join(work, "backend-record");
+    beforeAll(async () => {
       // verify-payload is the real one; ostree-deploy is replaced by a script that records
       // what it was given and lays out a deployment as ostree-deploy would.
-      const scripts = join(work, "stand-in-scripts");
-      await mkdir(scripts);
-      await copyFile(join(SCRIPTS, "verify-payload"), join(scripts, "verify-payload"));
-      await chmod(join(scripts, "verify-payload"), 0o755);
-      const record = join(work, "backend-record");
+      await mkdir(scripts());
+      await copyFile(join(SCRIPTS, "verify-payload"), join(scripts(), "verify-payload"));
+      await chmod(join(scripts(), "verify-payload"), 0o755);
       await writeFile(
-        join(scripts, "ostree-deploy"),
+        join(scripts(), "ostree-deploy"),
         [
           "#!/bin/bash",
           "set -eu",
@@ -648,23 +648,28 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
         ].join("\n"),
         { mode: 0o755 },
       );
+    });
+
+    it("btrfs subvolumes: / on @ (rootflags=subvol=@), the user's home in @home, /var/home in fstab", async () => {
       const loop = await makeDisk("run-btrfs", 4 * GiB);
       const f = await files(
         loop,
         { wipe: true, filesystem: "btrfs", btrfs_subvolumes: true },
-        { scripts },
+        { scripts: scripts() },
       );
-      const r = await installer("run", f, "bios", { ATOMISO_TEST_RECORD: record });
+      const r = await installer("run", f, "bios", { ATOMISO_TEST_RECORD: record() });
       expect(r.stderr).toBe("");
       expect(r.exitCode).toBe(0);
       expect(r.stdout).toMatch(/^atomiso-install: \/var\/home: \/dev\/loop\d+p3 subvolume @home$/m);
-      const argv = (await readFile(`${record}.argv`, "utf8")).split("\n");
+      const argv = (await readFile(`${record()}.argv`, "utf8")).split("\n");
       expect(argv.filter((_a, i) => argv[i - 1] === "--karg")).toEqual([
         "console=ttyS0,115200",
         "quiet",
         "rootflags=subvol=@",
       ]);
-      expect((await readFile(`${record}.root`, "utf8")).trim()).toMatch(/^\/dev\/loop\d+p3\s+\/@$/);
+      expect((await readFile(`${record()}.root`, "utf8")).trim()).toMatch(
+        /^\/dev\/loop\d+p3\s+\/@$/,
+      );
       expect(await mountsUnder(work)).toEqual([]);
       const uuid = await blkid(`${loop}p3`, "UUID");
       // On the disk: the home directory is in @home, the deployment's fstab mounts it.
@@ -676,6 +681,44 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
       expect(home?.trim()).toBe("alice");
       expect(varHome?.trim()).toBe("");
       expect(fstab).toContain(`UUID=${uuid}\t/var/home\tbtrfs\tsubvol=@home,defaults\t0\t0\n`);
+    }, 180_000);
+
+    // BIOS: this host's kernel has no vfat, so the reused ESP cannot be mounted here (the UEFI
+    // install beside Windows is the boot tier's).
+    it("free-space with home_gib and no /boot (BIOS): the home partition in fstab", async () => {
+      const loop = await windowsDisk("run-home", 6, 2);
+      const f = await files(
+        loop,
+        { mode: "free-space", boot_partition: false, home_gib: 0.5 },
+        { scripts: scripts() },
+      );
+      const r = await installer("run", f, "bios", { ATOMISO_TEST_RECORD: record() });
+      expect(r.stderr).toBe("");
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toMatch(/^atomiso-install: \/var\/home: \/dev\/loop\d+p6$/m);
+      expect(r.stdout).toMatch(
+        /^atomiso-install: installed ParticleOS 0\.1\.0 .* to \/dev\/loop\d+ in/m,
+      );
+      expect(await mountsUnder(work)).toEqual([]);
+      expect(rows(r.stdout.replaceAll("atomiso-install: ", "")).map((x) => x.slice(0, 2))).toEqual([
+        ["4", "bios-boot"],
+        ["5", "root"],
+        ["6", "home"],
+      ]);
+      const home = await blkid(`${loop}p6`, "UUID");
+      const out = await inNamespace(
+        'm=$(mktemp -d); mount "$1" "$m"; ls "$m"; echo ---; ls -A "$m/ostree/deploy/particleos/var/home"; echo ---; cat "$m/ostree/deploy/particleos/deploy/0123abcd.0/etc/fstab"; umount "$m"; mount "$2" "$m"; echo ---; ls "$m"; umount "$m"; rmdir "$m"',
+        `${loop}p5`,
+        `${loop}p6`,
+      );
+      const [rootTop, varHome, fstab, homeTop] = out.split("---\n");
+      expect(rootTop?.split("\n")).toContain("ostree");
+      expect(varHome?.trim()).toBe("");
+      expect(fstab).toContain(`UUID=${home}\t/var/home\text4\tdefaults\t0\t2\n`);
+      expect(homeTop?.trim().split("\n")).toEqual(["alice", "lost+found"]);
+      // The Windows side is as it was.
+      expect(await espFile(loop)).toBe(sha256(windowsFile));
+      expect(await ntfsFile(`${loop}p3`)).toBe(sha256(userFile));
     }, 180_000);
   });
 });
