@@ -381,6 +381,26 @@ describe.skipIf(!HAVE_TOOLS)("unattended installer: every partitioning path", ()
     expect(Number(size?.split(" ")[1])).toBeGreaterThan((after[0]?.size ?? 0) * 512 - 2 * MiB);
   }, 120_000);
 
+  it("free-space on an MBR disk (BIOS): primary partitions of type 83 beside NTFS", async () => {
+    const loop = await makeDisk("mbr", 5 * GiB);
+    await partitionDisk(loop, "label: dos\nsize=2GiB, type=7, bootable\n");
+    await run(["mkntfs", "-Q", "-q", `${loop}p1`]);
+    const notes = join(work, "mbr-notes.txt");
+    await writeFile(notes, userFile);
+    await run(["ntfscp", `${loop}p1`, notes, "/notes.txt"]);
+    const r = await installer("partition", await files(loop, { mode: "free-space" }), "bios");
+    expect(r.stderr).toBe("");
+    expect(r.exitCode).toBe(0);
+    const after = await table(loop);
+    expect(after.map((p) => p.type)).toEqual(["7", "83", "83"]);
+    expect(rows(r.stdout).map((x) => [x[0], x[1], x[3]])).toEqual([
+      ["2", "boot", "ext4"],
+      ["3", "root", "ext4"],
+    ]);
+    expect(await ntfsFile(`${loop}p1`)).toBe(sha256(userFile));
+    expect(await blkid(`${loop}p3`, "TYPE")).toBe("ext4");
+  }, 120_000);
+
   it("replace the NTFS partition: needs wipe = true, then only it is gone", async () => {
     const loop = await windowsDisk("replace", 5, 3);
     const image = await imageHash(loop);
