@@ -14,5 +14,9 @@ Calamares' embedded interpreter both find it. Standard library only; Python 3.11
   proc     running commands
   mounts   the mount table and unmounting
   gpt      GPT partition type GUIDs
+  layout   partition planning from sfdisk --json: free space, shrink, replace, explicit layouts
+  shrink   shrinking ntfs, ext2/3/4 and btrfs: the commands and their output
+  fat      free space on an existing FAT (EFI system) partition, read without mounting
+  calamares_layout  the layouts Calamares hands over: what can install and boot
   btrfs    the btrfs subvolume layout: subvolumes, rootflags= kernel argument, fstab lines
 """
