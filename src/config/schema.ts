@@ -271,7 +271,7 @@ const imageSigning = z
     lookaside: mediumUrl()
       .optional()
       .describe(
-        "http(s) URL where the signatures are published (the folder `atomiso push` writes them to, signatures/ beside atomiso.lock, served as it is): skopeo looks them up there for online installs and for updates of installed systems. Needed for image.payload = \"online\".",
+        'http(s) URL where the signatures are published (the folder `atomiso push` writes them to, signatures/ beside atomiso.lock, served as it is): skopeo looks them up there for online installs and for updates of installed systems. Needed for image.payload = "online".',
       ),
   })
   .describe(

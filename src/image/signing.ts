@@ -173,13 +173,5 @@ export function standaloneVerifyArgv(
   fingerprint: string,
   signature: string,
 ): string[] {
-  return [
-    "skopeo",
-    "standalone-verify",
-    "--",
-    manifestFile,
-    identity,
-    fingerprint,
-    signature,
-  ];
+  return ["skopeo", "standalone-verify", "--", manifestFile, identity, fingerprint, signature];
 }
