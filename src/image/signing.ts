@@ -62,9 +62,14 @@ export function lookasidePath(reference: string, digest: string, index = 1): str
  * name the same registry differently, e.g. from a VM) must carry a valid signature by the key
  * for that repository; everything else stays as Debian's default policy has it.
  */
-export function renderPolicy(o: Pick<SigningFilesOptions, "reference" | "track">): string {
+export function renderPolicy(
+  o: Pick<SigningFilesOptions, "reference" | "track"> & {
+    /** Where the key is (default /etc/atomiso/signing/public-key; tests use another root). */
+    keyPath?: string;
+  },
+): string {
   const signed = repositoryOf(o.reference);
-  const keyPath = `/${PUBLIC_KEY_PATH}`;
+  const keyPath = o.keyPath ?? `/${PUBLIC_KEY_PATH}`;
   const docker: Record<string, unknown[]> = {
     [signed]: [
       {

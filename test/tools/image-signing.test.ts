@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signManifest } from "../../src/image/sign-image.js";
 import {
   LAYOUT_SIGNATURES_DIR,
+  renderPolicy,
+  renderRegistriesD,
   renderSigningFiles,
   SIGNING_DIR,
   standaloneSignArgv,
@@ -291,5 +293,57 @@ describe("online payload: fetch-payload check with a signing key", () => {
     } finally {
       await writeFile(file, saved);
     }
+  });
+});
+
+// The policy the live system and installed systems get (atomiso-update's pulls), applied by
+// skopeo itself: the rendered policy.json and registries.d, the key in the test's root.
+describe("the rendered containers policy, applied by skopeo", () => {
+  async function pull(name: string): Promise<RunResult> {
+    const ref = `${registry.host}/${name}:0.1.0`;
+    const conf = await mkdtemp(join(work, "policy-"));
+    const policy = join(conf, "policy.json");
+    await writeFile(
+      policy,
+      renderPolicy({ reference: ref, keyPath: join(signingDir, "public-key") }),
+    );
+    await mkdir(join(conf, "registries.d"));
+    await writeFile(
+      join(conf, "registries.d/atomiso.yaml"),
+      renderRegistriesD({ reference: ref, lookaside: lookasideUrl }) ?? "",
+    );
+    return run(
+      [
+        "skopeo",
+        "--policy",
+        policy,
+        "--registries.d",
+        join(conf, "registries.d"),
+        "copy",
+        "--quiet",
+        "--remove-signatures",
+        "--src-tls-verify=false",
+        `docker://${registry.host}/${name}@${digest}`,
+        `oci:${join(conf, "pulled")}:x`,
+      ],
+      {
+        okExitCodes: [0, 1],
+        env: { REGISTRY_AUTH_FILE: join(work, "auth.json") },
+        timeoutMs: 120_000,
+      },
+    );
+  }
+
+  it("pulls the signed image", async () => {
+    const r = await pull(NAME);
+    expect(r.exitCode, r.stderr).toBe(0);
+  });
+
+  it("refuses an image of a signed repository that has no signature", async () => {
+    // The same blobs under another name: nothing at its lookaside path.
+    await pushLayout(layout, registry, `${NAME}-unsigned:0.1.0`);
+    const r = await pull(`${NAME}-unsigned`);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/signature/i);
   });
 });
