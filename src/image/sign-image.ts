@@ -30,6 +30,8 @@ export interface SignManifestOptions {
   lockDir: string;
   /** A file holding the key's passphrase (else gpg-agent asks, or the key has none). */
   passphraseFile?: string;
+  /** The gpg home with the secret key (default: GNUPGHOME or ~/.gnupg, as gpg has it). */
+  gnupgHome?: string;
 }
 
 export async function signManifest(o: SignManifestOptions): Promise<LockSignature> {
@@ -44,6 +46,7 @@ export async function signManifest(o: SignManifestOptions): Promise<LockSignatur
   const identity = formatReference(parseReference(o.reference));
   const file = `${SIGNATURES_DIR}/${lookasidePath(o.reference, o.digest, 1)}`;
   const target = join(o.lockDir, file);
+  const env = o.gnupgHome ? { env: { GNUPGHOME: o.gnupgHome } } : {};
   const scratch = await mkdtemp(join(tmpdir(), "atomiso-sign-"));
   try {
     const manifestFile = join(scratch, "manifest.json");
@@ -52,11 +55,13 @@ export async function signManifest(o: SignManifestOptions): Promise<LockSignatur
     await run(
       standaloneSignArgv(manifestFile, identity, o.fingerprint, signature, o.passphraseFile),
       {
+        ...env,
         hint: `gpg must have the secret key ${o.fingerprint} (gpg --list-secret-keys ${o.fingerprint}); give its passphrase in the file named by ATOMISO_SIGNING_PASSPHRASE_FILE, or through gpg-agent`,
       },
     );
     // skopeo reads it back: the key, the identity and the digest it signs.
     await run(standaloneVerifyArgv(manifestFile, identity, o.fingerprint, signature), {
+      ...env,
       hint: "skopeo could not verify the signature it has just made; check the gpg keyring",
     });
     const bytes = await readFile(signature);

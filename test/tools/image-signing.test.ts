@@ -149,15 +149,13 @@ beforeAll(async () => {
     `${registry.host}/${NAME}@${digest}`,
   );
   const lockDir = join(work, "profile");
-  process.env.GNUPGHOME = gnupg;
   const signed = await signManifest({
     reference,
     digest,
     manifest: manifest.bytes,
     fingerprint: trusted,
     lockDir,
-  }).finally(() => {
-    delete process.env.GNUPGHOME;
+    gnupgHome: gnupg,
   });
   expect(signed.key).toBe(trusted);
   signature = join(lockDir, signed.file);
