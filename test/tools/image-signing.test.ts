@@ -21,9 +21,11 @@ import {
   SIGNING_DIR,
   standaloneSignArgv,
 } from "../../src/image/signing.js";
+import { silentReporter } from "../../src/log/reporter.js";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
 import { RegistryClient } from "../../src/oci/registry.js";
 import { writeTree } from "../../src/render/file-tree.js";
+import { PAYLOAD_DIR, type PayloadSigning, payloadStage } from "../../src/stages/payload.js";
 import { type RunResult, run } from "../../src/tools/exec.js";
 import { pushLayout, startRegistry, stopRegistry, type TestRegistry } from "../support/registry.js";
 import { makeTinyLayout } from "../support/tiny-layout.js";
@@ -46,6 +48,8 @@ let other: string;
 let signingDir: string;
 /** The signature atomiso's signer made, in the lookaside folder beside a lock. */
 let signature: string;
+let signatureSha256: string;
+let publicKeyFile: string;
 
 async function newKey(name: string): Promise<string> {
   await run(
@@ -159,11 +163,14 @@ beforeAll(async () => {
   });
   expect(signed.key).toBe(trusted);
   signature = join(lockDir, signed.file);
+  signatureSha256 = signed.sha256;
 
   // What the live system carries: the key (armored, as a profile gives it) and the policy files.
   const { stdout: publicKey } = await run(["gpg", "--export", "--armor", trusted], {
     env: { GNUPGHOME: gnupg },
   });
+  publicKeyFile = join(work, "signing-key.asc");
+  await writeFile(publicKeyFile, publicKey);
   // The lookaside server: the signatures/ folder beside the lock, as a publisher serves it.
   lookaside = createServer((req, res) => {
     const path = normalize(decodeURIComponent((req.url ?? "/").split("?")[0] ?? "/"));
@@ -343,5 +350,57 @@ describe("the rendered containers policy, applied by skopeo", () => {
     const r = await pull(`${NAME}-unsigned`);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/signature/i);
+  });
+});
+
+// The ISO build's side: the payload stage fetches the pinned image, puts the lock's signature
+// into the layout and checks it with verify-payload before the ISO is made.
+describe("the payload stage with a signed image", () => {
+  async function stage(name: string, signing: PayloadSigning) {
+    const outDir = join(work, `stage-${name}`);
+    const tmpDir = join(work, `stage-${name}-tmp`);
+    await mkdir(outDir);
+    await mkdir(tmpDir);
+    await payloadStage.run(
+      { reporter: silentReporter, outDir, tmpDir, inputs: {}, aptCacheDir: tmpDir },
+      {
+        pinned: `${registry.host}/${NAME}@${digest}`,
+        digest,
+        tag: "0.1.0",
+        access: { tlsVerify: false },
+        signing,
+      },
+    );
+    return join(outDir, PAYLOAD_DIR);
+  }
+  const signing = (): PayloadSigning => ({
+    signatureFile: signature,
+    sha256: signatureSha256,
+    fingerprint: trusted,
+    publicKey: publicKeyFile,
+    reference,
+  });
+
+  it("carries the signature in the layout, where check-payload finds it", async () => {
+    const dir = await stage("good", signing());
+    expect(await readFile(join(dir, LAYOUT_SIGNATURES_DIR, "signature-1"))).toEqual(
+      await readFile(signature),
+    );
+    const r = await check(plan({ layout: dir }));
+    expect(r.exitCode, r.stderr).toBe(0);
+  });
+
+  it("refuses a signature file that is not the one atomiso.lock records", async () => {
+    const err = await stage("wrong-sum", { ...signing(), sha256: "0".repeat(64) }).catch(
+      (e: unknown) => e,
+    );
+    expect(String(err)).toMatch(/hashes to [0-9a-f]{64}, atomiso.lock says 0{64}/);
+  });
+
+  it("refuses an image signed by another key than image.signing's", async () => {
+    const err = await stage("wrong-key", { ...signing(), fingerprint: other }).catch(
+      (e: unknown) => e,
+    );
+    expect(String(err)).toMatch(/the installers would refuse this image|is by the key/);
   });
 });
