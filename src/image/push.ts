@@ -40,6 +40,8 @@ export interface PushImageOptions {
   now?: Date;
   /** The signing key's passphrase file (default $ATOMISO_SIGNING_PASSPHRASE_FILE). */
   passphraseFile?: string;
+  /** The gpg home holding the signing key (default GNUPGHOME or ~/.gnupg). */
+  gnupgHome?: string;
 }
 
 export interface PushResult {
@@ -174,6 +176,7 @@ export async function pushImage(s: ImageSettings, o: PushImageOptions): Promise<
         fingerprint: signing.fingerprint,
         lockDir: dirname(s.lockFile),
         ...(passphraseFile ? { passphraseFile } : {}),
+        ...(o.gnupgHome ? { gnupgHome: o.gnupgHome } : {}),
       }),
     );
   }

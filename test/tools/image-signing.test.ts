@@ -12,6 +12,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, normalize } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readLock } from "../../src/image/lock.js";
+import { pushImage } from "../../src/image/push.js";
 import { signManifest } from "../../src/image/sign-image.js";
 import {
   LAYOUT_SIGNATURES_DIR,
@@ -403,4 +405,62 @@ describe("the payload stage with a signed image", () => {
     );
     expect(String(err)).toMatch(/the installers would refuse this image|is by the key/);
   });
+});
+
+// `atomiso push` with [image.signing] on a small local image (podman import of a one-file tree).
+describe("atomiso push with image.signing", () => {
+  const TAG = "localhost/atomiso-test/signed-push:0.1.0";
+  afterAll(async () => {
+    await run(["podman", "rmi", "--force", TAG], { okExitCodes: [0, 1, 2, 125] });
+  });
+
+  it("signs the pushed manifest and records the key and the signature in atomiso.lock", async () => {
+    await run(["podman", "import", "--quiet", join(work, "layer.tar"), TAG]);
+    const profile = join(work, "push-profile");
+    await mkdir(profile);
+    const pushedRef = `${registry.host}/atomiso/pushed:0.1.0`;
+    const result = await pushImage(
+      {
+        containerfile: join(profile, "Containerfile"),
+        context: profile,
+        tag: TAG,
+        buildArgs: {},
+        reference: pushedRef,
+        tlsVerify: false,
+        maxSizeBytes: 1 << 30,
+        lockFile: join(profile, "atomiso.lock"),
+        signing: { fingerprint: trusted, publicKey: publicKeyFile },
+      },
+      { reporter: silentReporter, backend: "ostree", gnupgHome: gnupg },
+    );
+    const lock = await readLock(join(profile, "atomiso.lock"));
+    expect(lock.signature).toEqual(result.lock.signature);
+    expect(lock.signature).toMatchObject({
+      type: "simple-signing",
+      key: trusted,
+      file: `signatures/atomiso/pushed@sha256=${lock.digest.slice(7)}/signature-1`,
+    });
+    // The installers' check accepts it for exactly the pushed digest.
+    const sigs = join(work, "pushed-signatures");
+    await mkdir(sigs);
+    await copyFile(join(profile, lock.signature?.file ?? ""), join(sigs, "signature-1"));
+    const root = join(work, "pushed-root");
+    await writeTree(
+      root,
+      renderSigningFiles({
+        fingerprint: trusted,
+        publicKey: await readFile(publicKeyFile),
+        reference: pushedRef,
+      }),
+    );
+    const r = await run([
+      join(SCRIPTS, "verify-payload"),
+      "--signatures",
+      sigs,
+      lock.digest,
+      "--signed-by",
+      join(root, SIGNING_DIR),
+    ]);
+    expect(r.stderr).toMatch(`signed by ${trusted} as ${pushedRef}`);
+  }, 120_000);
 });
