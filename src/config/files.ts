@@ -296,6 +296,16 @@ export async function checkFiles(config: Config, dir: string): Promise<Problem[]
         "give the build context folder relative to atomiso.toml",
       ),
     );
+    if (config.image.signing) {
+      checks.push(
+        must(
+          ["image", "signing", "public_key"],
+          config.image.signing.public_key,
+          "file",
+          "export the signing key's public half into the profile folder: gpg --export --armor <fingerprint> > signing-key.asc",
+        ),
+      );
+    }
   }
   checks.push(checkOutput(config, roots[0] ?? dir, problem));
   await Promise.all(checks);

@@ -250,6 +250,34 @@ const imageBase = z
     "A Debian base root made with mmdebstrap and imported into podman, for Containerfiles that start from Debian packages rather than a registry image. Rebuilt only when these settings change.",
   );
 
+/** A full OpenPGP v4 fingerprint: 40 hex digits, no blanks (as `gpg --list-keys` prints it). */
+const GPG_FINGERPRINT = /^[0-9A-Fa-f]{40}$/;
+
+const imageSigning = z
+  .strictObject({
+    gpg_key: z
+      .string()
+      .regex(GPG_FINGERPRINT, {
+        error:
+          'must be the signing key\'s full fingerprint, 40 hex digits without blanks (gpg --list-keys --with-colons shows it in its "fpr" line)',
+      })
+      .transform((s) => s.toUpperCase())
+      .describe(
+        "Fingerprint of the OpenPGP key `atomiso push` signs the image with (containers' simple signing, through skopeo and the gpg keyring of the user who pushes).",
+      ),
+    public_key: profilePath().describe(
+      "The signing key's public key (`gpg --export --armor <fingerprint>`), .asc or .gpg: carried on the ISO with a containers policy (/etc/containers/policy.json, registries.d) that accepts only images it signed; the installers refuse an unsigned, wrongly signed or tampered image.",
+    ),
+    lookaside: mediumUrl()
+      .optional()
+      .describe(
+        'http(s) URL where the signatures are published (the folder `atomiso push` writes them to, signatures/ beside atomiso.lock, served as it is): skopeo looks them up there for online installs and for updates of installed systems. Needed for image.payload = "online".',
+      ),
+  })
+  .describe(
+    "Sign the pushed image and make installers and installed systems verify it (docs/releases.md). Absent: images are not signed and install as they are.",
+  );
+
 const image = z
   .strictObject({
     containerfile: profilePath()
@@ -332,6 +360,16 @@ const image = z
         'Where the installer gets the pinned image: "embedded" carries it on the ISO (offline installs); "online" pulls it from image.reference\'s registry at install time onto the target disk (a small ISO; the welcome page then requires internet).',
       ),
     base: imageBase.optional(),
+    signing: imageSigning.optional(),
+  })
+  .superRefine((image, ctx) => {
+    if (image.signing && !image.signing.lookaside && image.payload === "online")
+      ctx.addIssue({
+        code: "custom",
+        path: ["signing", "lookaside"],
+        message:
+          'is needed with payload = "online": the installer must fetch the signature of the image it pulls',
+      });
   })
   .describe(
     "The bootable system image (OCI) the installer deploys: built with podman, checked with `atomiso image lint`, pushed and pinned with `atomiso push`.",

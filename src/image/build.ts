@@ -10,6 +10,7 @@ import { ensureBaseRoot } from "./base-root.js";
 import { inspectImage } from "./inspect.js";
 import { buildProgress, podmanBuildArgv } from "./podman.js";
 import type { ImageSettings } from "./settings.js";
+import { renderSigningFiles } from "./signing.js";
 import { writeUpdateLayerContext } from "./update-layer.js";
 
 export interface BuildImageOptions {
@@ -77,7 +78,17 @@ export async function buildImage(s: ImageSettings, o: BuildImageOptions): Promis
     const userId = (await readFile(iidFile, "utf8")).trim().replace(/^sha256:/, "");
     // The update tool as one last file layer (src/image/update-layer.ts), tagged as the image.
     const layerDir = join(scratch, "update-layer");
-    const layerFile = await writeUpdateLayerContext(layerDir, userId);
+    // Signed images carry the policy that verifies their updates (signing.ts).
+    const signing = s.signing
+      ? renderSigningFiles({
+          fingerprint: s.signing.fingerprint,
+          publicKey: await readFile(s.signing.publicKey),
+          reference: s.reference,
+          ...(s.track ? { track: s.track } : {}),
+          ...(s.signing.lookaside ? { lookaside: s.signing.lookaside } : {}),
+        })
+      : [];
+    const layerFile = await writeUpdateLayerContext(layerDir, userId, signing);
     await o.reporter.step("update tool layer", () =>
       run(
         podmanBuildArgv({

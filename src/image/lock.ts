@@ -36,6 +36,19 @@ export interface ImageLock {
   /** org.opencontainers.image.version, if the image has it. */
   version?: string;
   tlsVerify: boolean;
+  /** What signed the image (`[image.signing]`), absent for an unsigned image. */
+  signature?: LockSignature;
+}
+
+export interface LockSignature {
+  /** containers' simple signing (an OpenPGP signature of the manifest digest and name). */
+  type: "simple-signing";
+  /** Upper-case fingerprint of the key that signed. */
+  key: string;
+  /** The signature file, relative to atomiso.lock (in its signatures/ lookaside folder). */
+  file: string;
+  /** sha256 of the signature file: the ISO build checks it before carrying the file. */
+  sha256: string;
 }
 
 const HEADER = `# atomiso.lock: the system image this profile installs, pinned by \`atomiso push\`.
@@ -65,6 +78,19 @@ const lockSchema = z.strictObject({
     luks: z.boolean().optional(),
     version: z.string().min(1).optional(),
     tls_verify: z.boolean(),
+    signature: z
+      .strictObject({
+        type: z.literal("simple-signing"),
+        key: z.string().regex(/^[0-9A-F]{40}$/, { error: "must be a 40-hex key fingerprint" }),
+        file: z
+          .string()
+          .regex(/^signatures\/[A-Za-z0-9._/-]+@sha256=[0-9a-f]{64}\/signature-[1-9][0-9]*$/, {
+            error: "must be a signature file in the signatures/ folder beside atomiso.lock",
+          })
+          .refine((f) => !f.split("/").includes(".."), { error: "must not contain .." }),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: "must be 64 hex digits" }),
+      })
+      .optional(),
   }),
 });
 
@@ -90,6 +116,7 @@ export function stringifyLock(lock: ImageLock): string {
   if (lock.luks !== undefined) image.luks = lock.luks;
   if (lock.version !== undefined) image.version = lock.version;
   image.tls_verify = lock.tlsVerify;
+  if (lock.signature) image.signature = { ...lock.signature };
   return HEADER + stringify({ lock_version: LOCK_VERSION, image });
 }
 
@@ -119,6 +146,8 @@ export function parseLock(text: string, file: string): ImageLock {
     const pinned = parseReference(i.pinned);
     if (pinned.digest !== i.digest)
       throw new Error(`pinned ${i.pinned} does not end in @${i.digest}`);
+    if (i.signature && !i.signature.file.includes(`@sha256=${i.digest.slice(7)}/`))
+      throw new Error(`signature.file ${i.signature.file} is not a signature of ${i.digest}`);
   } catch (err) {
     throw invalid((err as Error).message);
   }
@@ -138,6 +167,7 @@ export function parseLock(text: string, file: string): ImageLock {
   if (i.kernel !== undefined) lock.kernel = i.kernel;
   if (i.luks !== undefined) lock.luks = i.luks;
   if (i.version !== undefined) lock.version = i.version;
+  if (i.signature !== undefined) lock.signature = { ...i.signature };
   return lock;
 }
 

@@ -4,7 +4,7 @@
 // then is the digest pinned in atomiso.lock.
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { AtomisoError } from "../errors.js";
 import type { Reporter } from "../log/reporter.js";
 import { refuseCredentialsOverHttp } from "../oci/auth.js";
@@ -24,6 +24,7 @@ import {
   skopeoInspectDigestArgv,
 } from "./podman.js";
 import type { ImageSettings } from "./settings.js";
+import { signManifest } from "./sign-image.js";
 
 export interface PushImageOptions {
   reporter: Reporter;
@@ -37,6 +38,10 @@ export interface PushImageOptions {
   channel?: boolean;
   /** For tests: when the push happened. */
   now?: Date;
+  /** The signing key's passphrase file (default $ATOMISO_SIGNING_PASSPHRASE_FILE). */
+  passphraseFile?: string;
+  /** The gpg home holding the signing key (default GNUPGHOME or ~/.gnupg). */
+  gnupgHome?: string;
 }
 
 export interface PushResult {
@@ -160,6 +165,21 @@ export async function pushImage(s: ImageSettings, o: PushImageOptions): Promise<
     backend: o.backend,
     tlsVerify: s.tlsVerify,
   };
+  const signing = s.signing;
+  if (signing) {
+    const passphraseFile = o.passphraseFile ?? process.env.ATOMISO_SIGNING_PASSPHRASE_FILE;
+    lock.signature = await o.reporter.step(`sign ${digest} with ${signing.fingerprint}`, () =>
+      signManifest({
+        reference: s.reference,
+        digest,
+        manifest: manifest.bytes,
+        fingerprint: signing.fingerprint,
+        lockDir: dirname(s.lockFile),
+        ...(passphraseFile ? { passphraseFile } : {}),
+        ...(o.gnupgHome ? { gnupgHome: o.gnupgHome } : {}),
+      }),
+    );
+  }
   if (o.kernel !== undefined) lock.kernel = o.kernel;
   if (o.luks !== undefined) lock.luks = o.luks;
   const version = info.labels["org.opencontainers.image.version"];

@@ -5,6 +5,7 @@ import type { LoadedConfig } from "../config/load.js";
 import { resolveFrom } from "../config/paths.js";
 import { IMAGE_BASE_PACKAGES } from "../config/schema.js";
 import { AtomisoError } from "../errors.js";
+import type { SigningSettings } from "./signing.js";
 
 export const LOCK_FILE_NAME = "atomiso.lock";
 
@@ -36,6 +37,8 @@ export interface ImageSettings {
   base?: BaseRootSettings;
   /** atomiso.lock next to atomiso.toml. */
   lockFile: string;
+  /** [image.signing]: push signs, the image carries the policy that checks it. */
+  signing?: SigningSettings;
 }
 
 export function lockFileFor(configFile: string): string {
@@ -64,6 +67,13 @@ export function imageSettings(loaded: LoadedConfig): ImageSettings {
     lockFile: lockFileFor(file),
   };
   if (image.track) settings.track = image.track;
+  if (image.signing) {
+    settings.signing = {
+      fingerprint: image.signing.gpg_key,
+      publicKey: resolveFrom(dir, image.signing.public_key),
+      ...(image.signing.lookaside ? { lookaside: image.signing.lookaside } : {}),
+    };
+  }
   if (image.base) {
     const b = image.base;
     settings.base = {

@@ -14,6 +14,7 @@ import {
 } from "node:fs/promises";
 import { join } from "node:path";
 import { packageRoot } from "../paths.js";
+import { type RenderedFile, writeTree } from "../render/file-tree.js";
 
 /** Where the files go in the image (repository path → image path); programs are 0755. */
 export const UPDATE_LAYER_FILES: readonly (readonly [string, string])[] = [
@@ -38,8 +39,14 @@ const FIXED_TIME = 946_684_800;
  * Writes a build context for the file layer into `dir` and returns its Containerfile:
  * FROM the image just built, COPY the files, nothing run inside the image.
  */
-export async function writeUpdateLayerContext(dir: string, baseImageId: string): Promise<string> {
+export async function writeUpdateLayerContext(
+  dir: string,
+  baseImageId: string,
+  /** More files for the layer: [image.signing]'s key and containers policy (signing.ts). */
+  extraFiles: readonly RenderedFile[] = [],
+): Promise<string> {
   const root = join(dir, "files");
+  await writeTree(root, extraFiles);
   for (const [source, target] of UPDATE_LAYER_FILES) {
     await mkdir(join(root, target, ".."), { recursive: true });
     await copyFile(join(packageRoot, source), join(root, target));

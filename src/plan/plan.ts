@@ -1,6 +1,6 @@
 // Config → Plan: the ordered stages of an ISO build with their options and cache keys.
 // Pure apart from reading the files that feed the keys; nothing is run.
-import { relative } from "node:path";
+import { dirname, relative } from "node:path";
 import { hashFile, hashTree, hashValue } from "../cache/hash.js";
 import { calamaresOptionsFor } from "../config/calamares-options.js";
 import type { LoadedConfig } from "../config/load.js";
@@ -16,7 +16,7 @@ import { calamaresStage } from "../stages/calamares.js";
 import { isoStage } from "../stages/iso.js";
 import { kernelStage } from "../stages/kernel.js";
 import { liveConfigStage } from "../stages/live-config.js";
-import { payloadStage } from "../stages/payload.js";
+import { type PayloadSigning, payloadStage } from "../stages/payload.js";
 import { squashfsBaseStage, squashfsConfigStage } from "../stages/squashfs.js";
 import type { PlannedStage, StageDefinition, StageId } from "../stages/stage.js";
 import { BOOT_SOURCES } from "../tools/grub.js";
@@ -44,6 +44,33 @@ export interface PlanOptions {
 }
 
 /** The pinned image the ISO embeds: atomiso.lock must exist and match image.reference. */
+/**
+ * A signed image's signature for the payload stage: [image.signing] asks for one, so
+ * atomiso.lock must record it, made by the configured key.
+ */
+function payloadSigning(loaded: LoadedConfig, lock: ImageLock): PayloadSigning | undefined {
+  const signing = loaded.config.image?.signing;
+  if (!signing || !loaded.config.image) return undefined;
+  const lockFile = lockFileFor(loaded.file);
+  if (!lock.signature || lock.signature.key !== signing.gpg_key) {
+    throw new AtomisoError(
+      "image-unpinned",
+      lock.signature
+        ? `${lockFile} pins an image signed by ${lock.signature.key}, but image.signing.gpg_key is ${signing.gpg_key}`
+        : `image.signing asks for a signed image, but ${lockFile} pins an unsigned one`,
+      "run `atomiso push` to sign the image with image.signing.gpg_key and pin it again",
+      2,
+    );
+  }
+  return {
+    signatureFile: resolveFrom(dirname(lockFile), lock.signature.file),
+    sha256: lock.signature.sha256,
+    fingerprint: signing.gpg_key,
+    publicKey: resolveFrom(loaded.dir, signing.public_key),
+    reference: loaded.config.image.reference,
+  };
+}
+
 async function pinnedImage(loaded: LoadedConfig): Promise<ImageLock> {
   const image = loaded.config.image;
   if (!image) {
@@ -152,7 +179,24 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
   for (const phase of ["pre", "post"] as const) {
     for (const [i, h] of hooks[phase].entries()) liveKeys[`${phase}${i}`] = await hashFile(h);
   }
-  const liveFiles = { ...product, suite: c.live.suite, user: c.live.user };
+  const signing = c.image?.signing;
+  const liveFiles = {
+    ...product,
+    suite: c.live.suite,
+    user: c.live.user,
+    ...(c.image && signing && !options.noPayload
+      ? {
+          signing: {
+            fingerprint: signing.gpg_key,
+            publicKey: abs(signing.public_key),
+            reference: c.image.reference,
+            ...(c.image.track ? { track: c.image.track } : {}),
+            ...(signing.lookaside ? { lookaside: signing.lookaside } : {}),
+          },
+        }
+      : {}),
+  };
+  if (liveFiles.signing) liveKeys.signingKey = await hashFile(liveFiles.signing.publicKey);
   const liveConfig = planned(
     liveConfigStage,
     {
@@ -167,7 +211,10 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
     {
       hostname: c.live.hostname,
       user: c.live.user,
-      files: liveFiles,
+      // The key's content is in liveKeys; its path does not matter.
+      files: liveFiles.signing
+        ? { ...liveFiles, signing: { ...liveFiles.signing, publicKey: "" } }
+        : liveFiles,
       hooks: { pre: hooks.pre.length, post: hooks.post.length },
     },
   );
@@ -203,12 +250,24 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
     // Keyed by the digest alone: the same pinned image is fetched once, whatever the access.
     // Online installs pull it at install time: nothing to carry.
     if (image.payload === "embedded") {
+      const signing = payloadSigning(loaded, lock);
       payload = planned(
         payloadStage,
-        { pinned: lock.pinned, digest: lock.digest, tag, access: { tlsVerify: lock.tlsVerify } },
+        {
+          pinned: lock.pinned,
+          digest: lock.digest,
+          tag,
+          access: { tlsVerify: lock.tlsVerify },
+          ...(signing ? { signing } : {}),
+        },
         [],
-        {},
-        { pinned: lock.pinned, digest: lock.digest, tag },
+        signing ? { signingKey: await hashFile(signing.publicKey) } : {},
+        {
+          pinned: lock.pinned,
+          digest: lock.digest,
+          tag,
+          ...(signing ? { signature: signing.sha256, key: signing.fingerprint } : {}),
+        },
       );
     }
   }

@@ -1,7 +1,9 @@
 // The files atomiso adds to the live root: SDDM autologin into an X11 session that runs
-// Calamares as root, the live user's sudo rule, the boot-marker service and os-release.
+// Calamares as root, the live user's sudo rule, the boot-marker service and os-release; with
+// [image.signing] the publisher's key and the containers policy that requires its signature.
 import { readdirSync, readFileSync } from "node:fs";
 import { IGNORED_NAMES } from "../cache/hash.js";
+import { renderSigningFiles } from "../image/signing.js";
 import { INSTALL_PLAN_ON_MEDIUM, INSTALL_PLAN_PATH } from "../install/install-plan.js";
 import { packageRoot } from "../paths.js";
 import { desktopEntryValue } from "./escape/desktop-entry.js";
@@ -16,6 +18,17 @@ export interface LiveFilesOptions {
   productUrl?: string;
   suite: string;
   user: string;
+  /** [image.signing]: installs accept only images signed by this key. */
+  signing?: LiveSigningOptions;
+}
+
+export interface LiveSigningOptions {
+  fingerprint: string;
+  /** Absolute path of the public key file. */
+  publicKey: string;
+  reference: string;
+  track?: string;
+  lookaside?: string;
 }
 
 const SESSION = "atomiso-installer";
@@ -180,5 +193,8 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
     script("installer-session", "usr/libexec/atomiso/installer-session"),
     script("live-marker", "usr/libexec/atomiso/live-marker"),
     ...installerFiles(),
+    ...(o.signing
+      ? renderSigningFiles({ ...o.signing, publicKey: readFileSync(o.signing.publicKey) })
+      : []),
   ];
 }
