@@ -231,6 +231,14 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
           expect(serial).toMatch(/checking that the registry serves the system image sha256:/);
           expect(serial).toMatch(/atomiso-progress 1 Downloading the system image/);
           expect(download).toBeDefined();
+          // SIGNED_ONLINE_INSTALL: the ISO carries a key and policy, so the installer checks the
+          // image's signature (from the lookaside server) before it touches the disk.
+          if (online?.signed)
+            expect(serial).toMatch(
+              new RegExp(
+                `atomiso-install: image signature verified: ${lock.digest}: signed by ${online.signed.fingerprint}`,
+              ),
+            );
         } else {
           expect(serial).toMatch(/atomiso-install: verifying the system image sha256:/);
           expect(download).toBeUndefined();
@@ -392,6 +400,7 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
           expect(rolledBack.output).toMatch(/^Version: 0\.1\.0$/m);
         }
       } finally {
+        await online?.signed?.close();
         if (online) await stopRegistry(online.registry);
         await safeRemove(scratch);
       }

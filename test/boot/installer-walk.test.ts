@@ -535,6 +535,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           );
         } finally {
           await guest?.stop();
+          await registry?.signed?.close();
           if (registry) await stopRegistry(registry.registry);
           await rm(scratch, { recursive: true, force: true });
         }

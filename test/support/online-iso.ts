@@ -17,6 +17,7 @@ import { planIso } from "../../src/plan/plan.js";
 import type { GuestForward } from "../../src/qemu/index.js";
 import { run } from "../../src/tools/exec.js";
 import { pushLayout, startRegistry, stopRegistry, type TestRegistry } from "./registry.js";
+import { SIGNED_ONLINE_INSTALL, type SignedImage, signForGuest } from "./signed-image.js";
 
 export const EXAMPLE_PROFILE = resolve(
   import.meta.dirname,
@@ -32,6 +33,8 @@ export interface OnlineIso {
   iso: string;
   registry: TestRegistry;
   guestForwards: GuestForward[];
+  /** With SIGNED_ONLINE_INSTALL: the key that signed the image and its lookaside server. */
+  signed?: SignedImage;
 }
 
 /**
@@ -46,9 +49,20 @@ export async function onlineIso(
   const payload = join(scratch, "payload");
   await run(["osirrox", "-indev", embeddedIso, "-extract", "/atomiso/payload", payload]);
   const registry = await startRegistry(scratch, "online");
+  let signed: SignedImage | undefined;
   try {
     await pushLayout(payload, registry, "particleos/system:0.1.0");
     await safeRemove(payload);
+    await mkdir(join(scratch, "profile"));
+    signed = SIGNED_ONLINE_INSTALL
+      ? await signForGuest(
+          scratch,
+          registry.host,
+          ONLINE_REFERENCE,
+          lock.digest,
+          join(scratch, "profile"),
+        )
+      : undefined;
 
     const loaded = structuredClone(await loadConfig(EXAMPLE_PROFILE));
     if (!loaded.config.image) throw new Error("the example has an [image]");
@@ -57,15 +71,16 @@ export async function onlineIso(
       reference: ONLINE_REFERENCE,
       payload: "online",
       tls_verify: false,
+      ...(signed ? { signing: signed.signing } : {}),
     };
     loaded.config.iso.output = join(scratch, "online.iso");
     loaded.file = join(scratch, "profile", "atomiso.toml");
-    await mkdir(join(scratch, "profile"));
     await writeLock(join(scratch, "profile", "atomiso.lock"), {
       ...lock,
       reference: ONLINE_REFERENCE,
       pinned: `${ONLINE_REPOSITORY}@${lock.digest}`,
       tlsVerify: false,
+      ...(signed ? { signature: signed.signature } : {}),
     });
     const built = await runPlan(await planIso(loaded), {
       cacheDir: defaultCacheDir(),
@@ -78,9 +93,12 @@ export async function onlineIso(
       registry,
       guestForwards: [
         { guestAddress: GUEST_REGISTRY.address, guestPort: GUEST_REGISTRY.port, hostPort: port },
+        ...(signed ? [signed.guestForward] : []),
       ],
+      ...(signed ? { signed } : {}),
     };
   } catch (err) {
+    await signed?.close();
     await stopRegistry(registry);
     throw err;
   }

@@ -1,5 +1,5 @@
-// A signed variant of the boot tier's online install (test/support/online-iso.ts), off until
-// the integrator turns SIGNED_ONLINE_INSTALL on: a throwaway gpg key signs the example image
+// A signed variant of the boot tier's online install (test/support/online-iso.ts), on while
+// SIGNED_ONLINE_INSTALL is true: a throwaway gpg key signs the example image
 // in the online registry (atomiso's own signer, as `atomiso push` does), a lookaside server on
 // the host's 127.0.0.1 serves the signatures, and the guest reaches it through a QEMU forward
 // at LOOKASIDE_GUEST. The online ISO built with `signing` then carries the key and policy, and
@@ -15,7 +15,7 @@ import type { GuestForward } from "../../src/qemu/index.js";
 import { run } from "../../src/tools/exec.js";
 
 /** Build the bios-online case's ISO with [image.signing] (see the integration note in docs). */
-export const SIGNED_ONLINE_INSTALL = false;
+export const SIGNED_ONLINE_INSTALL = true;
 
 /** Where the guest finds the signatures (a user-network forward to the host's server). */
 export const LOOKASIDE_GUEST = { address: "10.0.2.100", port: 8080 };
