@@ -28,6 +28,9 @@ async function squash(
     ...(o.epoch !== undefined ? { epoch: o.epoch } : {}),
   });
   await run(argv, {
+    // The times come from -all-time/-mkfs-time; mksquashfs refuses to run when SOURCE_DATE_EPOCH
+    // is also set (an inherited one would fail every build made with it).
+    env: { SOURCE_DATE_EPOCH: undefined },
     onLine: (line) => {
       const p = mksquashfsProgress(line);
       if (p !== undefined) ctx.reporter.progress(p);
