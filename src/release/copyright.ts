@@ -54,7 +54,12 @@ function spdxId(debianName: string): string {
   const known = SPDX_FOR[debianName.toLowerCase()];
   if (known) return known;
   // SPDX LicenseRef ids allow letters, digits, "." and "-".
-  return `LicenseRef-Debian-${debianName.replace(/[^A-Za-z0-9.-]+/g, "-").replace(/^-+|-+$/g, "") || "unnamed"}`;
+  const id = debianName
+    .replace(/\+/g, "-or-later-")
+    .replace(/[^A-Za-z0-9.-]+/g, "-")
+    .replace(/-{2,}/g, "-")
+    .replace(/^-+|-+$/g, "");
+  return `LicenseRef-Debian-${id || "unnamed"}`;
 }
 
 /** One DEP-5 License: value ("GPL-2+ or Artistic", "LGPL-2.1+ with OpenSSL exception") → SPDX. */

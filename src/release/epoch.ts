@@ -25,9 +25,28 @@ export function epochFromEnv(env: NodeJS.ProcessEnv = process.env): number | und
   return Number(raw);
 }
 
-/** `git log -1 --format=%ct -- .` in the profile's folder. */
+/**
+ * `git log -1 --format=%ct -- .` in the profile's folder. `sudo atomiso build` reads a checkout
+ * another user owns, which git refuses ("dubious ownership") unless told; reading one commit
+ * time runs no hook, pager, fsmonitor or diff driver from the repository's config.
+ */
 export function gitEpochArgv(dir: string): string[] {
-  return ["git", "-C", dir, "log", "-1", "--format=%ct", "--", "."];
+  return [
+    "git",
+    "-c",
+    "safe.directory=*",
+    "-c",
+    "core.fsmonitor=false",
+    "--no-pager",
+    "-C",
+    dir,
+    "log",
+    "-1",
+    "--no-show-signature",
+    "--format=%ct",
+    "--",
+    ".",
+  ];
 }
 
 export async function resolveEpoch(profileDir: string, env = process.env): Promise<BuildEpoch> {
