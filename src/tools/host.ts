@@ -32,6 +32,9 @@ export const TOOL_PACKAGES: Record<string, string> = {
   "dpkg-query": "dpkg",
   tar: "tar",
   git: "git",
+  getfattr: "attr",
+  setfattr: "attr",
+  cp: "coreutils",
 };
 
 /** Host files (not commands) the ISO build reads, by Debian package. */

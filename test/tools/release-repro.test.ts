@@ -12,6 +12,7 @@ import { bootFilesStage } from "../../src/stages/boot-files.js";
 import { isoStage } from "../../src/stages/iso.js";
 import { squashfsConfigStage } from "../../src/stages/squashfs.js";
 import type { StageContext } from "../../src/stages/stage.js";
+import { run } from "../../src/tools/exec.js";
 
 const EPOCH = 1_700_000_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -94,6 +95,60 @@ describe("reproducible stage outputs with SOURCE_DATE_EPOCH", async () => {
 
   it("makes the same squashfs layer twice", async () => {
     expect(await hashFile(second.squash)).toBe(await hashFile(first.squash));
+  });
+
+  it("makes the same configuration layer from two overlay sessions, keeping opaque folders", async () => {
+    // A real overlay (private mount namespace) writes its bookkeeping xattrs into the upper
+    // dir: trusted.overlay.uuid is random per mount. The lower dir has a folder the session
+    // replaces (rm + mkdir: an opaque folder in the upper dir).
+    const lower = join(work, "ovl-lower");
+    await mkdir(join(lower, "etc", "replaced"), { recursive: true });
+    await writeFile(join(lower, "etc", "replaced", "old"), "old\n");
+    await writeFile(join(lower, "etc", "keep"), "keep\n");
+    const layers: string[] = [];
+    for (const n of [1, 2]) {
+      const base = join(work, `ovl${n}`);
+      for (const d of ["upper", "work", "merged"]) await mkdir(join(base, d), { recursive: true });
+      await run([
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-euc",
+        'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2/upper,workdir=$2/work" "$2/merged"; echo new > "$2/merged/etc/keep"; rm -r "$2/merged/etc/replaced"; mkdir "$2/merged/etc/replaced"; echo new > "$2/merged/etc/replaced/new"; umount "$2/merged"',
+        "sh",
+        lower,
+        base,
+      ]);
+      const c = await ctx(`ovl-squash${n}`, { "live-config": base });
+      await squashfsConfigStage.run(c, { compression: "zstd", level: 3, epoch: EPOCH });
+      layers.push(join(c.outDir, "50-config.squashfs"));
+    }
+    const xattrs = (
+      await run([
+        "getfattr",
+        "-R",
+        "-d",
+        "-m",
+        "-",
+        "--absolute-names",
+        join(work, "ovl1", "upper"),
+      ])
+    ).stdout;
+    expect(xattrs).toContain("trusted.overlay.uuid");
+    expect(xattrs).toContain("trusted.overlay.opaque");
+    expect(await hashFile(layers[1] as string)).toBe(await hashFile(layers[0] as string));
+    // The layer keeps the opaque marker and drops the bookkeeping.
+    const listing = (await run(["unsquashfs", "-lls", "-xattrs", layers[0] as string])).stdout;
+    expect(listing).toContain("etc/replaced/new");
+    const extracted = join(work, "ovl-extracted");
+    await run(["unsquashfs", "-q", "-d", extracted, layers[0] as string]);
+    const kept = (await run(["getfattr", "-R", "-d", "-m", "-", "--absolute-names", extracted]))
+      .stdout;
+    expect(kept).toContain("trusted.overlay.opaque");
+    expect(kept).not.toContain("trusted.overlay.uuid");
+    expect(kept).not.toContain("trusted.overlay.origin");
   });
 
   it("makes the same hybrid ISO twice, with the epoch as its volume date", async () => {
