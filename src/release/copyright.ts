@@ -101,7 +101,11 @@ export function licenceOfCopyright(text: string): string | undefined {
   const found = new Set<string>();
   for (const m of text.matchAll(/^License:[ \t]*(.*)$/gim)) {
     const expr = licenceExpression(m[1] ?? "");
-    if (expr) found.add(expr);
+    if (!expr) continue;
+    // "(A AND B)" joins the file's other licences with AND anyway: one list, no repeats.
+    const parts =
+      /^\(.*\)$/.test(expr) && !expr.includes(" OR ") ? expr.slice(1, -1).split(" AND ") : [expr];
+    for (const p of parts) found.add(p);
   }
   if (found.size === 0) return undefined;
   const all = [...found].sort();

@@ -38,6 +38,10 @@ describe("DEP-5 licences as SPDX expressions", () => {
     const dep5 =
       "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: Expat\n text\n\nFiles: debian/*\nLicense: GPL-2+\n\nLicense: Expat\n Permission\n";
     expect(licenceOfCopyright(dep5)).toBe("GPL-2.0-or-later AND MIT");
+    const mixed = `${dep5}\nFiles: a/*\nLicense: GPL-2+ and curl\n\nFiles: b/*\nLicense: GPL-1+ or Artistic\n`;
+    expect(licenceOfCopyright(mixed)).toBe(
+      "(GPL-1.0-or-later OR LicenseRef-Debian-Artistic) AND GPL-2.0-or-later AND MIT AND curl",
+    );
     expect(licenceOfCopyright("This package was debianized by someone.\nLicense: GPL\n")).toBe(
       undefined,
     );
