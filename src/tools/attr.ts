@@ -30,12 +30,14 @@ export function setfattrRemoveArgv(name: string, paths: string[]): string[] {
   return ["setfattr", "-h", "-x", name, "--", ...paths];
 }
 
-/** getfattr escapes unusual bytes in paths as \ooo (octal). */
-function unescape(path: string): string {
-  return Buffer.from(
-    path.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(Number.parseInt(o, 8))),
-    "latin1",
-  ).toString("utf8");
+/** getfattr escapes unusual bytes in paths as \ooo (octal); the rest is UTF-8 text. */
+export function unescapePath(path: string): string {
+  const bytes: Buffer[] = [];
+  for (const part of path.split(/(\\[0-7]{3})/)) {
+    if (/^\\[0-7]{3}$/.test(part)) bytes.push(Buffer.from([Number.parseInt(part.slice(1), 8)]));
+    else bytes.push(Buffer.from(part, "utf8"));
+  }
+  return Buffer.concat(bytes).toString("utf8");
 }
 
 /** getfattr's output → xattr name → paths that have it. */
@@ -43,7 +45,7 @@ export function parseGetfattr(stdout: string): Map<string, string[]> {
   const byName = new Map<string, string[]>();
   let file: string | undefined;
   for (const line of stdout.split("\n")) {
-    if (line.startsWith("# file: ")) file = unescape(line.slice("# file: ".length));
+    if (line.startsWith("# file: ")) file = unescapePath(line.slice("# file: ".length));
     else if (file && line.trim() && !line.startsWith("#")) {
       const name = line.split("=")[0] as string;
       byName.set(name, [...(byName.get(name) ?? []), file]);

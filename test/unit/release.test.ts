@@ -12,6 +12,7 @@ import { renderManifest } from "../../src/release/manifest.js";
 import { renderSbom } from "../../src/release/sbom.js";
 import { signingKeyOf } from "../../src/release/signing.js";
 import { mergeSums } from "../../src/release/sums.js";
+import { parseGetfattr, unescapePath } from "../../src/tools/attr.js";
 import { dpkgQueryArgv, parseDpkgQuery } from "../../src/tools/dpkg-query.js";
 import {
   gpgDetachSignArgv,
@@ -94,6 +95,16 @@ describe("tool output parsing", () => {
     const argv = gpgDetachSignArgv(FPR, "SHA256SUMS", "SHA256SUMS.asc", { homedir: "/k" });
     expect(argv).toContain(`${FPR}!`);
     expect(argv.slice(0, 5)).toEqual(["gpg", "--batch", "--no-tty", "--homedir", "/k"]);
+  });
+
+  it("reads getfattr's dump, escaped paths included", () => {
+    expect(unescapePath("/u/caf\\303\\251 x\\012y/é")).toBe("/u/café x\ny/é");
+    const dump =
+      '# file: /u/etc\ntrusted.overlay.origin=0x00fb\ntrusted.overlay.impure="y"\n\n# file: /u/a\\040b\ntrusted.overlay.origin=0x01\n\n';
+    expect(Object.fromEntries(parseGetfattr(dump))).toEqual({
+      "trusted.overlay.origin": ["/u/etc", "/u/a b"],
+      "trusted.overlay.impure": ["/u/etc"],
+    });
   });
 
   it("passes SOURCE_DATE_EPOCH to podman build as --timestamp", () => {
