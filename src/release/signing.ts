@@ -23,7 +23,7 @@ export async function checkSigningKey(key: SigningKey, configFile: string): Prom
     const where = key.homedir ? `GNUPGHOME ${key.homedir}` : "gpg's default keyring (~/.gnupg)";
     throw new AtomisoError(
       "config-invalid",
-      `${configFile}: release.signing_key: ${where} has no secret key with fingerprint ${key.fingerprint}${r.stderr.trim() ? ` (gpg: ${r.stderr.trim().split("\n").slice(-1)[0]})` : ""}`,
+      `${configFile}: release.signing_key: ${where} has no secret key with fingerprint ${key.fingerprint}${r.stderr.trim() ? ` (${r.stderr.trim().split("\n").slice(-1)[0]})` : ""}`,
       "import the release key there (`gpg --import key.asc`), set release.gnupg_home to the folder that holds it, or remove release.signing_key to build without a signature",
       2,
     );
