@@ -10,6 +10,7 @@ import { registerImage } from "./commands/image.js";
 import { registerInit } from "./commands/init.js";
 import { registerPlan } from "./commands/plan.js";
 import { registerRegistry } from "./commands/registry.js";
+import { registerRelease } from "./commands/release.js";
 import { registerTestBoot } from "./commands/test-boot.js";
 import { registerValidate } from "./commands/validate.js";
 import type { GlobalOptions } from "./options.js";
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerClean(program, globals);
   registerImage(program, globals);
   registerRegistry(program, globals);
+  registerRelease(program, globals);
   registerGenDocs(program);
   return program;
 }

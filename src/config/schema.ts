@@ -389,6 +389,28 @@ const files = z
     "Where the files a profile names may be. By default every file (branding, slides, overlay, hooks, keys, Containerfile, build context) must be inside the folder of atomiso.toml after following symbolic links.",
   );
 
+const release = z
+  .strictObject({
+    signing_key: z
+      .string()
+      .regex(/^(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$/, {
+        error:
+          "must be a full OpenPGP key fingerprint (40 hex digits, or 64 for a v5 key), without blanks",
+      })
+      .optional()
+      .describe(
+        "Fingerprint of the OpenPGP key that signs the release: `atomiso build` and `atomiso release` write SHA256SUMS.asc (a detached, ASCII-armoured signature of SHA256SUMS) with gpg. The secret key must be in the keyring (gnupg_home, else $GNUPGHOME or ~/.gnupg); the build checks that before it starts. Without it SHA256SUMS is written unsigned.",
+      ),
+    gnupg_home: profilePath()
+      .optional()
+      .describe(
+        "GnuPG home folder holding the signing key (relative to atomiso.toml, or absolute); default $GNUPGHOME, else ~/.gnupg. Nothing from it reaches the ISO.",
+      ),
+  })
+  .describe(
+    "Release artifacts written beside the ISO: SHA256SUMS, <iso>.spdx.json (SBOM), <iso>.manifest.json, and a signature when a key is set (docs/releases.md).",
+  );
+
 export const configSchema = z
   .strictObject({
     product,
@@ -398,6 +420,7 @@ export const configSchema = z
     installer: installerSchema.prefault({}),
     image: image.optional(),
     files: files.prefault({}),
+    release: release.prefault({}),
   })
   .describe("atomiso.toml: the description of one installer ISO.");
 

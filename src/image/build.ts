@@ -20,6 +20,8 @@ export interface BuildImageOptions {
   rebuildBase?: boolean;
   /** Ignore podman's layer cache. */
   noCache?: boolean;
+  /** SOURCE_DATE_EPOCH (podman build --timestamp): the same inputs give the same image. */
+  epoch?: number;
 }
 
 export interface BuiltImage {
@@ -61,6 +63,7 @@ export async function buildImage(s: ImageSettings, o: BuildImageOptions): Promis
           buildArgs,
           iidFile,
           ...(o.noCache ? { noCache: true } : {}),
+          ...(o.epoch !== undefined ? { timestamp: o.epoch } : {}),
         }),
         {
           hint: `the Containerfile failed (${s.containerfile}); the lines above show the failing step`,
@@ -97,6 +100,7 @@ export async function buildImage(s: ImageSettings, o: BuildImageOptions): Promis
           tag: s.tag,
           buildArgs: {},
           iidFile,
+          ...(o.epoch !== undefined ? { timestamp: o.epoch } : {}),
         }),
         { hint: "adding the update tool (atomiso-update) to the image failed" },
       ),

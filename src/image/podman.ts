@@ -10,6 +10,8 @@ export interface PodmanBuildOptions {
   iidFile: string;
   /** Ignore podman's layer cache. */
   noCache?: boolean;
+  /** SOURCE_DATE_EPOCH: the image's created time and every file time in its new layers. */
+  timestamp?: number;
 }
 
 export function podmanBuildArgv(o: PodmanBuildOptions): string[] {
@@ -25,6 +27,7 @@ export function podmanBuildArgv(o: PodmanBuildOptions): string[] {
     // podman's layer cache: an unchanged instruction on an unchanged parent is reused.
     "--layers=true",
     ...(o.noCache ? ["--no-cache"] : []),
+    ...(o.timestamp !== undefined ? ["--timestamp", String(o.timestamp)] : []),
     "--iidfile",
     o.iidFile,
     ...Object.entries(o.buildArgs)

@@ -140,6 +140,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
       arch: "amd64",
       packages,
       repositories,
+      ...(epoch !== undefined ? { epoch } : {}),
     },
     [],
     Object.fromEntries(
@@ -153,6 +154,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
       components: c.live.components,
       packages,
       repositories: repositories.map(({ keyFile: _k, ...rest }) => rest),
+      ...(epoch !== undefined ? { epoch } : {}),
     },
   );
 
@@ -286,6 +288,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
         timeout: c.iso.boot_timeout,
         kernelArgs: c.iso.kernel_args,
         fatSerial: hashValue(c.iso.volume_id).slice(0, 8),
+        ...(epoch !== undefined ? { epoch } : {}),
       },
       [],
       bootKeys,

@@ -1,11 +1,11 @@
 // Stage "boot-files": GRUB for BIOS (El Torito core image + hybrid MBR) and UEFI (a FAT ESP
 // image with Debian's signed chain: shim as BOOTX64.EFI, signed GRUB as grubx64.efi), and the
 // GRUB menu. The signed chain also boots with Secure Boot off.
-import { copyFile, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { renderGrubCfg } from "../render/grub-cfg.js";
 import { run } from "../tools/exec.js";
-import { mcopyArgv, mkfsFatArgv, mmdArgv } from "../tools/fat.js";
+import { mcopyArgv, mcopyTreeArgv, mkfsFatArgv } from "../tools/fat.js";
 import { BOOT_SOURCES, grubMkimageBiosArgv } from "../tools/grub.js";
 import type { StageDefinition } from "./stage.js";
 
@@ -15,6 +15,8 @@ export interface BootFilesOptions {
   kernelArgs: string[];
   /** FAT volume serial (8 hex digits), fixed so the ESP image is reproducible. */
   fatSerial: string;
+  /** SOURCE_DATE_EPOCH: the times of the ESP's files and folders. */
+  epoch?: number;
 }
 
 export const bootFilesStage: StageDefinition<BootFilesOptions> = {
@@ -46,8 +48,19 @@ export const bootFilesStage: StageDefinition<BootFilesOptions> = {
     const sizeKiB = Math.ceil((bytes * 1.1 + 512 * 1024) / (1024 * 1024)) * 1024;
     const esp = out("efiboot.img");
     await run(mkfsFatArgv(esp, sizeKiB, "ATOMISOESP", o.fatSerial));
-    await run(mmdArgv(esp, "/EFI"));
-    await run(mmdArgv(esp, "/EFI/BOOT"));
-    for (const [source, target] of efiFiles) await run(mcopyArgv(esp, source, target));
+    // mmd would stamp the folders with the current time: they are made on disk with fixed
+    // times and copied (-s -m), then the files go in one by one, in a fixed order.
+    const tree = join(ctx.tmpDir, "esp");
+    await mkdir(join(tree, "EFI", "BOOT"), { recursive: true });
+    if (o.epoch !== undefined) {
+      for (const d of ["EFI/BOOT", "EFI"]) await utimes(join(tree, d), o.epoch, o.epoch);
+    }
+    await run(mcopyTreeArgv(esp, tree, ["EFI"]));
+    for (const [source, target] of efiFiles) {
+      const staged = join(ctx.tmpDir, "esp-file");
+      await copyFile(source, staged);
+      if (o.epoch !== undefined) await utimes(staged, o.epoch, o.epoch);
+      await run(mcopyArgv(esp, staged, target));
+    }
   },
 };

@@ -25,6 +25,8 @@ export interface BootstrapOptions {
   /** Every package to install (atomiso's base set plus the profile's), sorted. */
   packages: string[];
   repositories: BootstrapRepository[];
+  /** SOURCE_DATE_EPOCH: mmdebstrap then makes the tree reproducible (times, machine-id, logs). */
+  epoch?: number;
 }
 
 /** What the live environment needs, before any profile packages. */
@@ -113,7 +115,12 @@ export const bootstrapStage: StageDefinition<BootstrapOptions> = {
       target: join(ctx.outDir, "root"),
     });
     await run(inPrivateMountNamespace(argv), {
-      env: { ATOMISO_APT_CACHE: ctx.aptCacheDir, ATOMISO_KEYRINGS: keyrings },
+      env: {
+        ATOMISO_APT_CACHE: ctx.aptCacheDir,
+        ATOMISO_KEYRINGS: keyrings,
+        // Set or cleared explicitly: an inherited value would change the tree behind the key.
+        SOURCE_DATE_EPOCH: o.epoch !== undefined ? String(o.epoch) : undefined,
+      },
       hint: "check that the mirror is reachable and every package name exists in the suite (apt-cache policy <name>)",
       onLine: (line) => {
         ctx.reporter.detail(line);

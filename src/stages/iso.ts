@@ -1,6 +1,6 @@
 // Stage "iso": lays out the medium (live/ layers, kernel, GRUB) and packs the hybrid ISO with
 // xorriso. Files are hard-linked from the cache into the layout, not copied.
-import { copyFile, link, mkdir, readdir, writeFile } from "node:fs/promises";
+import { copyFile, link, lutimes, mkdir, readdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { INSTALL_PLAN_IN_ISO, type InstallPlan, PAYLOAD_IN_ISO } from "../install/install-plan.js";
 import { run } from "../tools/exec.js";
@@ -35,6 +35,20 @@ async function placeTree(source: string, target: string): Promise<void> {
     if (entry.isDirectory()) await placeTree(join(source, entry.name), join(target, entry.name));
     else await place(join(source, entry.name), join(target, entry.name));
   }
+}
+
+/**
+ * Sets every time in the layout to SOURCE_DATE_EPOCH: with it xorriso takes each file's ISO date
+ * from its mtime, and the layout's files are fresh or linked from cache outputs of any age.
+ * (A linked file's cache copy gets the same time; its content is untouched.)
+ */
+async function setTimes(dir: string, epoch: number): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) await setTimes(path, epoch);
+    await lutimes(path, epoch, epoch);
+  }
+  await lutimes(dir, epoch, epoch);
 }
 
 export const isoStage: StageDefinition<IsoOptions> = {
@@ -79,6 +93,7 @@ export const isoStage: StageDefinition<IsoOptions> = {
       join(root, ".disk", "info"),
       `${o.productName} ${o.productVersion} (atomiso)\n`,
     );
+    if (o.epoch !== undefined) await setTimes(root, o.epoch);
     const argv = xorrisoArgv({
       root,
       output: join(ctx.outDir, ISO_NAME),
@@ -89,8 +104,9 @@ export const isoStage: StageDefinition<IsoOptions> = {
       efiImage: join(boot, "efiboot.img"),
     });
     await run(argv, {
-      // xorriso applies SOURCE_DATE_EPOCH to volume and file dates itself.
-      env: o.epoch !== undefined ? { SOURCE_DATE_EPOCH: String(o.epoch) } : {},
+      // xorriso takes the volume dates, the UUID and every file date from SOURCE_DATE_EPOCH (file
+      // dates by way of the mtimes set above); set or cleared, never inherited behind the key.
+      env: { SOURCE_DATE_EPOCH: o.epoch !== undefined ? String(o.epoch) : undefined },
       onLine: (line) => {
         const p = xorrisoProgress(line);
         if (p !== undefined) ctx.reporter.progress(p);

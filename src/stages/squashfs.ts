@@ -1,6 +1,7 @@
 // Stages "squashfs-base" and "squashfs-config": compress the bootstrap tree and the live
 // configuration layer into two squashfs images that live-boot stacks (config on top).
 import { join } from "node:path";
+import { getfattrOverlayArgv, parseGetfattr, setfattrRemoveArgv } from "../tools/attr.js";
 import { run } from "../tools/exec.js";
 import { mksquashfsArgv, mksquashfsProgress } from "../tools/mksquashfs.js";
 import type { StageContext, StageDefinition, StageId } from "./stage.js";
@@ -28,6 +29,9 @@ async function squash(
     ...(o.epoch !== undefined ? { epoch: o.epoch } : {}),
   });
   await run(argv, {
+    // The times come from -all-time/-mkfs-time; mksquashfs refuses to run when SOURCE_DATE_EPOCH
+    // is also set (an inherited one would fail every build made with it).
+    env: { SOURCE_DATE_EPOCH: undefined },
     onLine: (line) => {
       const p = mksquashfsProgress(line);
       if (p !== undefined) ctx.reporter.progress(p);
@@ -36,22 +40,42 @@ async function squash(
   });
 }
 
+/**
+ * A copy of an overlay's upper dir without overlayfs' bookkeeping xattrs (tools/attr.ts), so
+ * the layer is the same in every build. The copy (cp -a keeps owners, modes, xattrs, whiteout
+ * devices) leaves the cached stage output untouched; the layer is small.
+ */
+async function withoutOverlayBookkeeping(ctx: StageContext, upper: string): Promise<string> {
+  const copy = join(ctx.tmpDir, "upper");
+  await run(["cp", "-a", "--", upper, copy]);
+  const { stdout } = await run(getfattrOverlayArgv(copy), { okExitCodes: [0, 1] });
+  for (const [name, paths] of parseGetfattr(stdout)) await run(setfattrRemoveArgv(name, paths));
+  return copy;
+}
+
 function layerStage(
   id: StageId,
   title: string,
   input: StageId,
   subdir: string,
   name: string,
+  overlayUpper = false,
 ): StageDefinition<SquashfsOptions> {
   return {
     id,
     title,
-    tools: ["mksquashfs"],
+    tools: ["mksquashfs", ...(overlayUpper ? ["cp", "getfattr", "setfattr"] : [])],
     module: import.meta.url,
     async run(ctx, o) {
       const dir = ctx.inputs[input];
       if (!dir) throw new Error(`${id} needs the ${input} stage`);
-      await squash(ctx, o, join(dir, subdir), name);
+      const source = join(dir, subdir);
+      await squash(
+        ctx,
+        o,
+        overlayUpper ? await withoutOverlayBookkeeping(ctx, source) : source,
+        name,
+      );
     },
   };
 }
@@ -69,4 +93,5 @@ export const squashfsConfigStage = layerStage(
   "live-config",
   "upper",
   CONFIG_LAYER,
+  true,
 );

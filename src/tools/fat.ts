@@ -5,7 +5,8 @@ export function mkfsFatArgv(
   label: string,
   serial: string,
 ): string[] {
-  return ["mkfs.fat", "-C", "-n", label, "-i", serial, image, String(sizeKiB)];
+  // --invariant: no creation time in the boot sector or the label entry (reproducible image).
+  return ["mkfs.fat", "--invariant", "-C", "-n", label, "-i", serial, image, String(sizeKiB)];
 }
 
 export function mmdArgv(image: string, dir: string): string[] {
@@ -14,4 +15,13 @@ export function mmdArgv(image: string, dir: string): string[] {
 
 export function mcopyArgv(image: string, source: string, target: string): string[] {
   return ["mcopy", "-i", image, "-m", source, `::${target}`];
+}
+
+/**
+ * Copies the folders and files of `dir` into the image's root, keeping their times (-m): mtools
+ * stamps folders it makes itself (mmd) with the current time, so the tree is laid out on disk
+ * with fixed times first.
+ */
+export function mcopyTreeArgv(image: string, dir: string, names: string[]): string[] {
+  return ["mcopy", "-i", image, "-s", "-m", "-Q", ...names.map((n) => `${dir}/${n}`), "::/"];
 }

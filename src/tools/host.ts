@@ -27,6 +27,14 @@ export const TOOL_PACKAGES: Record<string, string> = {
   sfdisk: "fdisk",
   sgdisk: "gdisk",
   "mkfs.ext4": "e2fsprogs",
+  // Release artifacts (src/release/).
+  gpg: "gpg",
+  "dpkg-query": "dpkg",
+  tar: "tar",
+  git: "git",
+  getfattr: "attr",
+  setfattr: "attr",
+  cp: "coreutils",
 };
 
 /** Host files (not commands) the ISO build reads, by Debian package. */

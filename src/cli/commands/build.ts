@@ -6,25 +6,20 @@ import { AtomisoError, formatError } from "../../errors.js";
 import { BuildLog } from "../../log/build-log.js";
 import { packageVersion } from "../../paths.js";
 import { planIso, relativeToCwd } from "../../plan/plan.js";
+import { resolveEpoch } from "../../release/epoch.js";
+import { checkSigningKey, signingKeyOf } from "../../release/signing.js";
 import { checkCalamares } from "../../render/calamares/validate.js";
 import { STAGE_IDS, type StageId } from "../../stages/stage.js";
 import { checkTools } from "../../tools/host.js";
 import { quoteArgv } from "../../tools/shell-quote.js";
 import { cacheDirFor, type GlobalOptions, reporterFor } from "../options.js";
+import { writeReleaseFiles } from "./build-release.js";
 import { buildImageAction } from "./image.js";
 
-export function epochFromEnv(): { epoch?: number } {
-  const raw = process.env.SOURCE_DATE_EPOCH;
-  if (raw === undefined || raw === "") return {};
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) {
-    throw new AtomisoError(
-      "usage",
-      `SOURCE_DATE_EPOCH="${raw}" is not a number of seconds`,
-      "unset it or give an integer such as 1700000000",
-    );
-  }
-  return { epoch: n };
+/** The plan's SOURCE_DATE_EPOCH, as the build resolves it (docs/releases.md). */
+export async function epochOptions(profileDir: string): Promise<{ epoch?: number }> {
+  const { epoch } = await resolveEpoch(profileDir);
+  return epoch !== undefined ? { epoch } : {};
 }
 
 function seconds(since: number): string {
@@ -71,8 +66,19 @@ export function registerBuild(program: Command, globals: () => GlobalOptions): v
         }
         const loaded = await loadConfig(globals().config);
         checkCalamares(loaded);
-        const plan = await planIso(loaded, { ...epochFromEnv(), noPayload: !opts.payload });
-        await checkTools(plan.steps.flatMap((s) => s.stage.definition.tools));
+        const epoch = await resolveEpoch(loaded.dir);
+        const plan = await planIso(loaded, {
+          ...(epoch.epoch !== undefined ? { epoch: epoch.epoch } : {}),
+          noPayload: !opts.payload,
+        });
+        await checkTools([
+          ...plan.steps.flatMap((s) => s.stage.definition.tools),
+          "dpkg-query",
+          "tar",
+        ]);
+        // A missing release key fails now, not after the build.
+        const signing = signingKeyOf(loaded);
+        if (signing) await checkSigningKey(signing, loaded.file);
         const cacheDir = cacheDirFor(globals());
         const log = new BuildLog(plan.output, [
           `atomiso ${packageVersion} build, ${new Date().toISOString()}`,
@@ -80,6 +86,7 @@ export function registerBuild(program: Command, globals: () => GlobalOptions): v
           `config: ${plan.configFile}`,
           `cache: ${cacheDir}`,
           `output: ${plan.output} (${plan.installable ? "installer ISO" : "no payload"})`,
+          `SOURCE_DATE_EPOCH: ${epoch.epoch ?? "none"} (${epoch.source})`,
           ...plan.steps.map(({ stage, key }) => `stage ${stage.definition.id} key ${key}`),
         ]);
         const reporter = reporterFor(globals(), { line: (l) => log.write(l) });
@@ -102,7 +109,31 @@ export function registerBuild(program: Command, globals: () => GlobalOptions): v
         reporter.info(
           `${built.length} stage(s) built${built.length ? ` (${built.join(", ")})` : ""}, ${result.stages.length - built.length} cached, ${seconds(started)}`,
         );
-        const logPath = log.close(`build finished after ${seconds(started)}`);
+        // The SBOM and manifest are written while the log is open (their steps are in it); the
+        // sums cover the closed log, so they come after it.
+        let release: Awaited<ReturnType<typeof writeReleaseFiles>> | undefined;
+        try {
+          if (result.iso) {
+            release = await writeReleaseFiles({
+              iso: result.iso,
+              plan,
+              loaded,
+              cacheDir,
+              epoch,
+              reporter,
+              ...(signing ? { signing } : {}),
+              beforeSums: () => log.close(`build finished after ${seconds(started)}`),
+            });
+          }
+        } catch (err) {
+          log.write(formatError(err));
+          const path = log.close(`build failed after ${seconds(started)}`);
+          console.error(`log: ${relativeToCwd(path)}`);
+          throw err;
+        }
+        const logPath = release
+          ? release.log
+          : log.close(`build finished after ${seconds(started)}`);
         console.log(`log: ${relativeToCwd(logPath)}`);
         if (result.iso) {
           const size = (await stat(result.iso)).size;
@@ -112,6 +143,7 @@ export function registerBuild(program: Command, globals: () => GlobalOptions): v
           console.log(
             `wrote ${relativeToCwd(result.iso)} (${(size / 1024 / 1024).toFixed(0)} MiB): ${what}`,
           );
+          if (release) for (const line of release.summary) console.log(line);
         }
       },
     );

@@ -12,6 +12,7 @@ import { type LintImageResult, lintImage } from "../../image/lint-image.js";
 import { pushImage } from "../../image/push.js";
 import { type ImageSettings, imageSettings } from "../../image/settings.js";
 import type { Reporter } from "../../log/reporter.js";
+import { resolveEpoch } from "../../release/epoch.js";
 import { checkTools } from "../../tools/host.js";
 import { cacheDirFor, type GlobalOptions, reporterFor } from "../options.js";
 
@@ -71,10 +72,12 @@ export async function buildImageAction(
   const s = imageSettings(loaded);
   await checkTools(["podman", ...(s.base ? ["mmdebstrap", "unshare"] : [])]);
   const reporter = reporterFor(g);
+  const { epoch } = await resolveEpoch(loaded.dir);
   const built = await withInterruptHandling(() =>
     buildImage(s, {
       cacheDir: cacheDirFor(g),
       reporter,
+      ...(epoch !== undefined ? { epoch } : {}),
       ...(flags.rebuildBase ? { rebuildBase: true } : {}),
       ...(flags.cache === false ? { noCache: true } : {}),
     }),

@@ -3,7 +3,7 @@ import { StageStore } from "../../cache/store.js";
 import { loadConfig } from "../../config/load.js";
 import { describePlan, planIso, relativeToCwd } from "../../plan/plan.js";
 import { cacheDirFor, type GlobalOptions } from "../options.js";
-import { epochFromEnv } from "./build.js";
+import { epochOptions } from "./build.js";
 
 export function registerPlan(program: Command, globals: () => GlobalOptions): void {
   program
@@ -13,7 +13,10 @@ export function registerPlan(program: Command, globals: () => GlobalOptions): vo
     .option("--no-payload", "plan an ISO without the system image (see `atomiso build --help`)")
     .action(async (opts: { json?: boolean; payload: boolean }) => {
       const loaded = await loadConfig(globals().config);
-      const plan = await planIso(loaded, { ...epochFromEnv(), noPayload: !opts.payload });
+      const plan = await planIso(loaded, {
+        ...(await epochOptions(loaded.dir)),
+        noPayload: !opts.payload,
+      });
       const data = describePlan(plan);
       if (opts.json) {
         console.log(JSON.stringify(data, null, 2));
