@@ -247,21 +247,23 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               ocr: { upscale: 3 },
               timeoutMs: 90_000,
             });
-            const ntfs = (await ocrWords(shrink.png, { upscale: 3 })).find((w) =>
-              /^ntfs$/i.test(w.text),
-            );
-            if (ntfs) {
-              await clickAt(
-                g.qmp,
-                ntfs.left + ntfs.width / 2,
-                ntfs.top + ntfs.height / 2,
-                pngSize(await readFile(shrink.png)),
+            // The legend's NTFS (or vda3) label; OCR misses the small grey "NTFS" at times, so
+            // failing both, the "Current:" bar itself, right of its label (NTFS fills the bar).
+            const words = await ocrWords(shrink.png, { upscale: 3 });
+            const screen = pngSize(await readFile(shrink.png));
+            const legend =
+              words.find((w) => /ntfs/i.test(w.text)) ?? words.find((w) => /^vda3$/.test(w.text));
+            const current = words.find((w) => /^Current:?$/.test(w.text));
+            const target = legend
+              ? { x: legend.left + legend.width / 2, y: legend.top + legend.height / 2 }
+              : current
+                ? { x: Math.round(screen.width * 0.6), y: current.top + current.height / 2 }
+                : undefined;
+            if (!target)
+              throw new Error(
+                `neither the NTFS partition nor the "Current:" bar found by OCR in ${shrink.png}`,
               );
-            } else {
-              console.log(
-                `${firmware}: no NTFS legend entry found by OCR in ${shrink.png}; expecting Calamares to have selected it`,
-              );
-            }
+            await clickAt(g.qmp, target.x, target.y, screen);
           }
           // The "After:" preview with the layout's partitions (boot, root) is shown once a
           // choice is made. OCR does not always read the "After:" label, so the legend counts.
