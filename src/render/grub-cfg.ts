@@ -9,9 +9,15 @@ export interface GrubCfgOptions {
   extraKernelArgs: string[];
 }
 
-/** Kernel arguments of the live system. The serial console comes first so tty0 stays /dev/console. */
+/**
+ * Kernel arguments of the live system. The serial console comes first so tty0 stays
+ * /dev/console. nonetworking: live-boot's initramfs would write an ifupdown
+ * /etc/network/interfaces (the live root has no /etc/network: systemd-networkd configures the
+ * wired network, see live-files.ts) after another udev trigger and settle; it is for net-booted
+ * roots, which a live ISO is not.
+ */
 export function liveKernelArgs(extra: readonly string[], debug: boolean): string[] {
-  const base = ["boot=live", "console=ttyS0,115200", "console=tty0"];
+  const base = ["boot=live", "nonetworking", "console=ttyS0,115200", "console=tty0"];
   if (debug) return [...base, "systemd.debug_shell=ttyS0", "systemd.log_level=info", ...extra];
   return [...base, "quiet", ...extra];
 }
