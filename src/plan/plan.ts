@@ -127,6 +127,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
   const packages = livePackages(
     await installNeeds(loaded, options.noPayload === true),
     c.live.packages,
+    { sshServer: c.live.ssh_keys.length > 0 },
   );
   const bootstrap = planned(
     bootstrapStage,
@@ -176,7 +177,12 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
   for (const phase of ["pre", "post"] as const) {
     for (const [i, h] of hooks[phase].entries()) liveKeys[`${phase}${i}`] = await hashFile(h);
   }
-  const liveFiles = { ...product, suite: c.live.suite, user: c.live.user };
+  const liveFiles = {
+    ...product,
+    suite: c.live.suite,
+    user: c.live.user,
+    ...(c.live.ssh_keys.length > 0 ? { sshKeys: c.live.ssh_keys } : {}),
+  };
   const liveConfig = planned(
     liveConfigStage,
     {

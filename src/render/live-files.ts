@@ -8,6 +8,7 @@ import { desktopEntryValue } from "./escape/desktop-entry.js";
 import { osReleaseValue } from "./escape/os-release.js";
 import type { RenderedFile } from "./file-tree.js";
 import { toIni } from "./ini.js";
+import { renderLiveSshFiles } from "./live-ssh.js";
 
 export interface LiveFilesOptions {
   productName: string;
@@ -16,6 +17,8 @@ export interface LiveFilesOptions {
   productUrl?: string;
   suite: string;
   user: string;
+  /** [live] ssh_keys: an SSH server for these keys (live-ssh.ts). */
+  sshKeys?: string[];
 }
 
 const SESSION = "atomiso-installer";
@@ -180,5 +183,6 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
     script("installer-session", "usr/libexec/atomiso/installer-session"),
     script("live-marker", "usr/libexec/atomiso/live-marker"),
     ...installerFiles(),
+    ...renderLiveSshFiles(o.user, o.sshKeys ?? []),
   ];
 }

@@ -92,9 +92,23 @@ export function installerPackages(needs: InstallNeeds): string[] {
   return packages;
 }
 
-/** Every package of the live root: the base set, the installer tools, the profile's. */
-export function livePackages(needs: InstallNeeds, profilePackages: readonly string[]): string[] {
-  return [...new Set([...BASE_PACKAGES, ...installerPackages(needs), ...profilePackages])].sort();
+/**
+ * Every package of the live root: the base set, the installer tools, the profile's, and the
+ * SSH server only when [live] ssh_keys asks for one.
+ */
+export function livePackages(
+  needs: InstallNeeds,
+  profilePackages: readonly string[],
+  options: { sshServer?: boolean } = {},
+): string[] {
+  return [
+    ...new Set([
+      ...BASE_PACKAGES,
+      ...installerPackages(needs),
+      ...(options.sshServer ? ["openssh-server"] : []),
+      ...profilePackages,
+    ]),
+  ].sort();
 }
 
 export function keyringName(index: number, keyFile: string): string {
@@ -133,7 +147,7 @@ export const bootstrapStage: StageDefinition<BootstrapOptions> = {
       hint: "check that the mirror is reachable and every package name exists in the suite (apt-cache policy <name>)",
       onLine: (line) => {
         ctx.reporter.detail(line);
-        if (line.startsWith("atomiso: package cache"))
+        if (line.startsWith("atomiso: package cache") || line.startsWith("atomiso: live root"))
           ctx.reporter.info(line.replace("atomiso: ", ""));
         const p = mmdebstrapProgress(line);
         if (p !== undefined) ctx.reporter.progress(p, line.replace(/^I: /, ""));
