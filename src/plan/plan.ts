@@ -256,6 +256,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
         productName: c.product.name,
         timeout: c.iso.boot_timeout,
         kernelArgs: c.iso.kernel_args,
+        colors: { background: c.branding.sidebar_background, text: c.branding.sidebar_text },
         fatSerial: hashValue(c.iso.volume_id).slice(0, 8),
       },
       [],
