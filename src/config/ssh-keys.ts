@@ -13,8 +13,9 @@ export const SSH_KEY_TYPES = [
   "ssh-rsa",
 ] as const;
 
+// ssh-keygen -C "" ends the line with a blank: accepted (the key is rendered from its parts).
 const LINE =
-  /^([A-Za-z0-9@.-]+) ([A-Za-z0-9+/]+={0,2})(?: ([\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?))?$/;
+  /^([A-Za-z0-9@.-]+) ([A-Za-z0-9+/]+={0,2})(?: ([\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?))? ?$/;
 
 export interface SshPublicKey {
   type: (typeof SSH_KEY_TYPES)[number];
