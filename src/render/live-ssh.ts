@@ -62,9 +62,10 @@ export function renderLiveSshFiles(user: string, keys: readonly string[]): Rende
         Service: {
           Type: "oneshot",
           ExecStart: "/usr/bin/ssh-keygen -A",
-          // The fingerprints on the console, to check the first connection against.
+          // The fingerprints on the console, to check the first connection against ($$: a
+          // literal $ for systemd, which expands $k itself).
           ExecStartPost:
-            "/bin/sh -c 'for k in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -l -f \"$k\"; done'",
+            "/bin/sh -c 'for k in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -l -f \"$$k\"; done'",
           StandardOutput: "journal+console",
         },
         Install: { WantedBy: "ssh.service" },

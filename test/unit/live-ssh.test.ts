@@ -90,6 +90,13 @@ describe("[live] ssh_keys", () => {
       "usr/lib/systemd/system/atomiso-ssh-host-keys.service",
       "etc/systemd/system/ssh.service.wants/atomiso-ssh-host-keys.service",
     ]);
+    const unit = renderLiveFiles({ ...base, sshKeys: [ED25519] }).find((f) =>
+      f.path.endsWith("atomiso-ssh-host-keys.service"),
+    );
+    // Host keys at boot, before sshd; "$$" is a literal $ for systemd's own expansion.
+    expect(String(unit?.content)).toContain("ExecStart=/usr/bin/ssh-keygen -A\n");
+    expect(String(unit?.content)).toContain('ssh-keygen -l -f "$$k"');
+    expect(String(unit?.content)).toContain("Before=ssh.service\n");
     const needs = { backend: "ostree", payload: "embedded" } as const;
     expect(livePackages(needs, [])).not.toContain("openssh-server");
     expect(livePackages(needs, [], { sshServer: true })).toContain("openssh-server");
