@@ -5,7 +5,9 @@
 //   1. rebuild after a live-configuration change (new hostname) against a full re-squash of
 //      the live root, which a single-squashfs design would pay on every such change;
 //   2. rebuild with nothing changed against the same baseline;
-//   3. squashfs compressors on the cached live root against the default (zstd level 15).
+//   3. the live system's size (--no-payload ISO, base squashfs, kernel and initrd) against the
+//      figures recorded before issue 15 trimmed the live root, and its biggest packages;
+//   4. squashfs compressors on the cached live root against the default (zstd level 15).
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -18,6 +20,7 @@ import { planIso } from "../plan/plan.js";
 import type { StageId } from "../stages/stage.js";
 import { run } from "../tools/exec.js";
 import { type MksquashfsOptions, mksquashfsArgv } from "../tools/mksquashfs.js";
+import { livePackageSizes } from "./live-root-report.js";
 
 interface Figure {
   name: string;
@@ -80,6 +83,7 @@ async function rebuilds(configFile: string, cacheDir: string, scratch: string): 
 
   console.log("bench: priming the stage cache (not measured)…");
   const primed = await build();
+  await liveSystemSize(primed.result, join(scratch, "bench.iso"));
   const bootstrap = primed.result.stages.find((s) => s.id === "bootstrap");
   if (!bootstrap) throw new Error("the plan has no bootstrap stage");
 
@@ -112,6 +116,52 @@ async function rebuilds(configFile: string, cacheDir: string, scratch: string): 
     false,
   );
   return join(bootstrap.dir, "root");
+}
+
+/**
+ * The example's live system before issue 15 (podman, skopeo, Mesa with LLVM, Ghostscript,
+ * documentation and all locale data in the live root), measured with the same build on this
+ * project's CI machine: a recorded baseline, not this run's (that would need the old package
+ * set and hooks).
+ */
+const LIVE_BEFORE = {
+  iso: 576_856_064,
+  base: 515_043_328,
+  kernelInitrd: 12_171_200 + 41_558_249,
+};
+
+async function liveSystemSize(
+  result: { stages: { id: string; dir: string }[] },
+  iso: string,
+): Promise<void> {
+  const dir = (id: string) => result.stages.find((s) => s.id === id)?.dir ?? "";
+  const size = async (...paths: string[]) => {
+    let total = 0;
+    for (const p of paths) total += (await stat(p)).size;
+    return total;
+  };
+  const now = {
+    iso: await size(iso),
+    base: await size(join(dir("squashfs-base"), "00-base.squashfs")),
+    kernelInitrd: await size(join(dir("kernel"), "vmlinuz"), join(dir("kernel"), "initrd.img")),
+  };
+  console.log("\nlive system (--no-payload ISO; baseline: recorded before issue 15)");
+  for (const [name, key] of [
+    ["ISO without payload", "iso"],
+    ["00-base.squashfs", "base"],
+    ["kernel + initrd", "kernelInitrd"],
+  ] as const) {
+    console.log(
+      `  ${name.padEnd(22)}${(now[key] / MiB).toFixed(1).padStart(8)} MiB  (was ${(LIVE_BEFORE[key] / MiB).toFixed(1)} MiB, ${ratio(now[key], LIVE_BEFORE[key])})`,
+    );
+  }
+  const packages = await livePackageSizes(join(dir("bootstrap"), "root"));
+  const total = packages.reduce((sum, p) => sum + p.bytes, 0);
+  console.log(
+    `\nlive root: ${packages.length} packages, ${(total / MiB).toFixed(0)} MiB in their files; the biggest:`,
+  );
+  for (const p of packages.slice(0, 25))
+    console.log(`  ${(p.bytes / MiB).toFixed(1).padStart(7)} MiB  ${p.name}`);
 }
 
 async function compressors(root: string, scratch: string): Promise<void> {

@@ -12,6 +12,7 @@ import {
   versionToken,
 } from "./fields.js";
 import { installerSchema, slideSchema } from "./installer-schema.js";
+import { sshPublicKeys } from "./ssh-keys.js";
 import { liveUserProblem } from "./system-accounts.js";
 
 const debianName = /^[a-z0-9][a-z0-9+.-]+$/;
@@ -128,6 +129,11 @@ const live = z
       .optional()
       .describe("Folder whose files are copied into the live root (like archiso's airootfs)."),
     hooks: hooks.prefault({}),
+    ssh_keys: sshPublicKeys()
+      .default([])
+      .describe(
+        'For debugging: OpenSSH public keys (each a .pub file\'s line, "ssh-ed25519 AAAA… comment"). When set, the live system runs an SSH server that lets exactly these keys log in as the live user (no passwords, no root login; host keys made at each boot). Off by default: without keys openssh-server is not in the live root.',
+      ),
   })
   .describe("The live environment the installer runs in.");
 

@@ -11,7 +11,7 @@ import { lockFileFor } from "../image/settings.js";
 import { type InstallPlan, renderInstallPlan } from "../install/install-plan.js";
 import { parseReference } from "../oci/reference.js";
 import { bootFilesStage } from "../stages/boot-files.js";
-import { BASE_PACKAGES, bootstrapStage } from "../stages/bootstrap.js";
+import { bootstrapStage, type InstallNeeds, livePackages } from "../stages/bootstrap.js";
 import { calamaresStage } from "../stages/calamares.js";
 import { isoStage } from "../stages/iso.js";
 import { kernelStage } from "../stages/kernel.js";
@@ -119,6 +119,27 @@ function planned<O>(
   };
 }
 
+/**
+ * Which backend and payload mode the live root must serve (src/stages/bootstrap.ts picks the
+ * container tools from it). A --no-payload build still reads the lock when there is one, so its
+ * live root is the one the real ISO gets (and shares its bootstrap cache).
+ */
+async function installNeeds(loaded: LoadedConfig, noPayload: boolean): Promise<InstallNeeds> {
+  const image = loaded.config.image;
+  if (!image) return { backend: "none", payload: "none" };
+  let backend: InstallNeeds["backend"] = image.backend === "auto" ? "none" : image.backend;
+  if (backend === "none") {
+    const lock = noPayload
+      ? await readLock(lockFileFor(loaded.file), { expectReference: image.reference }).catch(
+          () => undefined,
+        )
+      : await pinnedImage(loaded);
+    if (lock) backend = lock.backend;
+  }
+  if (backend === "none") return { backend, payload: "none" };
+  return { backend, payload: image.payload };
+}
+
 export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): Promise<Plan> {
   const { config: c, dir } = loaded;
   const abs = (p: string) => resolveFrom(dir, p);
@@ -130,7 +151,11 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
     components: r.components,
     keyFile: abs(r.signed_by),
   }));
-  const packages = [...new Set([...BASE_PACKAGES, ...c.live.packages])].sort();
+  const packages = livePackages(
+    await installNeeds(loaded, options.noPayload === true),
+    c.live.packages,
+    { sshServer: c.live.ssh_keys.length > 0 },
+  );
   const bootstrap = planned(
     bootstrapStage,
     {
@@ -197,6 +222,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
           },
         }
       : {}),
+    ...(c.live.ssh_keys.length > 0 ? { sshKeys: c.live.ssh_keys } : {}),
   };
   if (liveFiles.signing) liveKeys.signingKey = await hashFile(liveFiles.signing.publicKey);
   const liveConfig = planned(
@@ -287,6 +313,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
         productName: c.product.name,
         timeout: c.iso.boot_timeout,
         kernelArgs: c.iso.kernel_args,
+        colors: { background: c.branding.sidebar_background, text: c.branding.sidebar_text },
         fatSerial: hashValue(c.iso.volume_id).slice(0, 8),
         ...(epoch !== undefined ? { epoch } : {}),
       },

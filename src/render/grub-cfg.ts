@@ -7,11 +7,94 @@ export interface GrubCfgOptions {
   productName: string;
   timeout: number;
   extraKernelArgs: string[];
+  /** The branding's colours ("#rrggbb"): the menu's background and text. */
+  colors?: { background: string; text: string };
 }
 
-/** Kernel arguments of the live system. The serial console comes first so tty0 stays /dev/console. */
+/** GRUB's text menu knows 16 colours (VGA's); a background can only be one of the first 8. */
+const GRUB_PALETTE: [string, number, number, number][] = [
+  ["black", 0, 0, 0],
+  ["blue", 0, 0, 170],
+  ["green", 0, 170, 0],
+  ["cyan", 0, 170, 170],
+  ["red", 170, 0, 0],
+  ["magenta", 170, 0, 170],
+  ["brown", 170, 85, 0],
+  ["light-gray", 170, 170, 170],
+  ["dark-gray", 85, 85, 85],
+  ["light-blue", 85, 85, 255],
+  ["light-green", 85, 255, 85],
+  ["light-cyan", 85, 255, 255],
+  ["light-red", 255, 85, 85],
+  ["light-magenta", 255, 85, 255],
+  ["yellow", 255, 255, 85],
+  ["white", 255, 255, 255],
+];
+
+const BACKGROUND_HUES: [string, number][] = [
+  ["red", 0],
+  ["brown", 40],
+  ["green", 120],
+  ["cyan", 180],
+  ["blue", 240],
+  ["magenta", 300],
+];
+
+/**
+ * The GRUB colour for "#rrggbb". Text: the nearest of the 16. Background (one of the first 8,
+ * all of them dark or grey): a coloured one by its hue (#16324f is navy: blue, not the
+ * nearest, black), a grey one black or light-gray by its lightness.
+ */
+export function grubColor(hex: string, background: boolean): string {
+  const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
+  if (!m) throw new Error(`colour ${JSON.stringify(hex)} is not #rrggbb`);
+  const [r, g, b] = [m[1], m[2], m[3]].map((c) => Number.parseInt(c ?? "0", 16)) as [
+    number,
+    number,
+    number,
+  ];
+  if (background) {
+    const max = Math.max(r, g, b);
+    const min = Math.min(r, g, b);
+    if (max < 0x20 || (max - min) / max < 0.25) return max < 0x80 ? "black" : "light-gray";
+    const d = max - min;
+    const hue =
+      max === r
+        ? (60 * ((g - b) / d) + 360) % 360
+        : max === g
+          ? 60 * ((b - r) / d) + 120
+          : 60 * ((r - g) / d) + 240;
+    const distance = (h: number) => Math.min(Math.abs(h - hue), 360 - Math.abs(h - hue));
+    return BACKGROUND_HUES.reduce((best, c) => (distance(c[1]) < distance(best[1]) ? c : best))[0];
+  }
+  let best = "black";
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const [name, ...c] of GRUB_PALETTE) {
+    const d = (c[0] - r) ** 2 + (c[1] - g) ** 2 + (c[2] - b) ** 2;
+    if (d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  return best;
+}
+
+/** GRUB's menu colours from the branding's: text on background, the highlight inverted. */
+function grubMenuColors(colors: { background: string; text: string }) {
+  const background = grubColor(colors.background, true);
+  const text = grubColor(colors.text, false);
+  // The highlight's background is the text colour, which must be one of the first 8.
+  const highlightBackground = grubColor(colors.text, true);
+  const highlightText = background === highlightBackground ? "white" : background;
+  return { normal: `${text}/${background}`, highlight: `${highlightText}/${highlightBackground}` };
+}
+
+/**
+ * Kernel arguments of the live system. The serial console comes first so tty0 stays
+ * /dev/console. nonetworking: live-boot's initramfs would write an ifupdown
+ * /etc/network/interfaces (the live root has no /etc/network: systemd-networkd configures the
+ * wired network, see live-files.ts) after another udev trigger and settle; it is for net-booted
+ * roots, which a live ISO is not.
+ */
 export function liveKernelArgs(extra: readonly string[], debug: boolean): string[] {
-  const base = ["boot=live", "console=ttyS0,115200", "console=tty0"];
+  const base = ["boot=live", "nonetworking", "console=ttyS0,115200", "console=tty0"];
   if (debug) return [...base, "systemd.debug_shell=ttyS0", "systemd.log_level=info", ...extra];
   return [...base, "quiet", ...extra];
 }
@@ -21,6 +104,7 @@ export function renderGrubCfg(o: GrubCfgOptions): string {
   return renderTemplate("src/render/templates/grub.cfg.ejs", {
     comment: grubComment(o.productName),
     timeout: o.timeout,
+    colors: o.colors ? grubMenuColors(o.colors) : undefined,
     installTitle: grubString(`Install ${o.productName}`),
     debugTitle: grubString(`Install ${o.productName} (debug: root shell on serial console)`),
     loading: grubString(`Loading ${o.productName} installer...`),

@@ -10,6 +10,7 @@ import { desktopEntryValue } from "./escape/desktop-entry.js";
 import { osReleaseValue } from "./escape/os-release.js";
 import type { RenderedFile } from "./file-tree.js";
 import { toIni } from "./ini.js";
+import { renderLiveSshFiles } from "./live-ssh.js";
 
 export interface LiveFilesOptions {
   productName: string;
@@ -20,6 +21,8 @@ export interface LiveFilesOptions {
   user: string;
   /** [image.signing]: installs accept only images signed by this key. */
   signing?: LiveSigningOptions;
+  /** [live] ssh_keys: an SSH server for these keys (live-ssh.ts). */
+  sshKeys?: string[];
 }
 
 export interface LiveSigningOptions {
@@ -196,5 +199,6 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
     ...(o.signing
       ? renderSigningFiles({ ...o.signing, publicKey: readFileSync(o.signing.publicKey) })
       : []),
+    ...renderLiveSshFiles(o.user, o.sshKeys ?? []),
   ];
 }

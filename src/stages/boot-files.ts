@@ -13,6 +13,8 @@ export interface BootFilesOptions {
   productName: string;
   timeout: number;
   kernelArgs: string[];
+  /** The branding's colours for the GRUB menu. */
+  colors?: { background: string; text: string };
   /** FAT volume serial (8 hex digits), fixed so the ESP image is reproducible. */
   fatSerial: string;
   /** SOURCE_DATE_EPOCH: the times of the ESP's files and folders. */
@@ -34,6 +36,7 @@ export const bootFilesStage: StageDefinition<BootFilesOptions> = {
         productName: o.productName,
         timeout: o.timeout,
         extraKernelArgs: o.kernelArgs,
+        ...(o.colors ? { colors: o.colors } : {}),
       }),
     );
 

@@ -67,11 +67,9 @@ export const BASE_PACKAGES = [
   "efibootmgr",
   // LUKS2 for an encrypted root (unattended installs; KPMcore offers encryption only with it).
   "cryptsetup",
-  // The installers: the deploy backends (ostree; podman and skopeo for images with bootc),
-  // the unattended installer and the Calamares job modules (python3), GPT tools (sfdisk).
+  // The installers: the ostree deploy backend, the unattended installer and the Calamares job
+  // modules (python3), GPT tools (sfdisk). podman and skopeo: installerPackages().
   "ostree",
-  "podman",
-  "skopeo",
   "python3",
   "fdisk",
   "zstd",
@@ -82,6 +80,46 @@ export const BASE_PACKAGES = [
   // image from its registry.
   "systemd-resolved",
 ];
+
+/** What the pinned image needs to be installed; "none" when the ISO carries no install plan
+ * (no [image], or --no-payload without a lock to read the backend from). */
+export interface InstallNeeds {
+  backend: "ostree" | "bootc" | "none";
+  payload: "embedded" | "online" | "none";
+}
+
+/**
+ * The container tools the deploy backends run, and only those (podman with its network stack
+ * is about 180 MB unpacked, skopeo pulls containernetworking-plugins in too):
+ * - bootc-deploy runs `bootc install` from the image with podman, loading it with skopeo;
+ * - fetch-payload pulls an online image with skopeo (either backend);
+ * - the ostree backend unpacks an embedded OCI layout itself (tar, gzip, zstd, ostree).
+ */
+export function installerPackages(needs: InstallNeeds): string[] {
+  const packages: string[] = [];
+  if (needs.backend === "bootc") packages.push("podman");
+  if (needs.backend === "bootc" || needs.payload === "online") packages.push("skopeo");
+  return packages;
+}
+
+/**
+ * Every package of the live root: the base set, the installer tools, the profile's, and the
+ * SSH server only when [live] ssh_keys asks for one.
+ */
+export function livePackages(
+  needs: InstallNeeds,
+  profilePackages: readonly string[],
+  options: { sshServer?: boolean } = {},
+): string[] {
+  return [
+    ...new Set([
+      ...BASE_PACKAGES,
+      ...installerPackages(needs),
+      ...(options.sshServer ? ["openssh-server"] : []),
+      ...profilePackages,
+    ]),
+  ].sort();
+}
 
 export function keyringName(index: number, keyFile: string): string {
   return `atomiso-repo-${index}${keyFile.endsWith(".gpg") ? ".gpg" : ".asc"}`;
@@ -124,7 +162,7 @@ export const bootstrapStage: StageDefinition<BootstrapOptions> = {
       hint: "check that the mirror is reachable and every package name exists in the suite (apt-cache policy <name>)",
       onLine: (line) => {
         ctx.reporter.detail(line);
-        if (line.startsWith("atomiso: package cache"))
+        if (line.startsWith("atomiso: package cache") || line.startsWith("atomiso: live root"))
           ctx.reporter.info(line.replace("atomiso: ", ""));
         const p = mmdebstrapProgress(line);
         if (p !== undefined) ctx.reporter.progress(p, line.replace(/^I: /, ""));

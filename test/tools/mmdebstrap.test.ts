@@ -1,6 +1,7 @@
 // Real mmdebstrap with atomiso's hooks on a tiny input (the Essential set of trixie): the first
-// run fills the package cache, the second downloads nothing.
-import { mkdtemp, readdir } from "node:fs/promises";
+// run fills the package cache, the second downloads nothing. The first root also shows dpkg's
+// excludes (libexec/live-root-excludes) and the package size report.
+import { access, mkdtemp, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -37,12 +38,36 @@ describe("mmdebstrap with the package-cache hooks", async () => {
     return lines;
   };
 
+  let firstLines: string[] = [];
   it("fills the cache on the first run", async () => {
     const lines = await bootstrap("root1");
+    firstLines = lines;
     const saved = lines.find((l) => l.startsWith("atomiso: package cache:"));
     expect(saved).toMatch(/: [1-9]\d* new package/);
     expect((await readdir(cache)).filter((f) => f.endsWith(".deb")).length).toBeGreaterThan(20);
     expect(await readdir(join(work, "root1", "usr", "bin"))).toContain("bash");
+  });
+
+  it("leaves out documentation, man pages and foreign messages, keeps copyright files", async () => {
+    const root = join(work, "root1");
+    const files = async (dir: string) =>
+      (await readdir(join(root, dir), { recursive: true, withFileTypes: true }))
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath, e.name).slice(root.length));
+    const docs = await files("usr/share/doc");
+    expect(docs).toContain("/usr/share/doc/coreutils/copyright");
+    expect(docs.filter((f) => !f.endsWith("/copyright"))).toEqual([]);
+    expect(await files("usr/share/man")).toEqual([]);
+    expect(
+      (await files("usr/share/locale")).filter((f) => f !== "/usr/share/locale/locale.alias"),
+    ).toEqual([]);
+    await access(join(root, "etc/dpkg/dpkg.cfg.d/90-atomiso-live-excludes"));
+    expect(firstLines).toContainEqual(
+      expect.stringMatching(/^atomiso: live root: \d+ packages, \d+ MiB/),
+    );
+    expect(firstLines).toContainEqual(
+      expect.stringMatching(/^atomiso: live root: +[\d.]+ MiB \S+$/),
+    );
   });
 
   it("downloads nothing on the second run", async () => {

@@ -56,7 +56,11 @@ describe("config", () => {
   });
 
   it("accepts only an http(s) URL for the welcome page's internet check", async () => {
-    const text = `${await readFile(example, "utf8")}\n[installer.requirements]\ninternet_check_url = "ftp://mirror.example.org/"\n`;
+    // Into the example's own [installer.requirements] table (it declares ram_gib there).
+    const text = (await readFile(example, "utf8")).replace(
+      "[installer.requirements]\n",
+      '[installer.requirements]\ninternet_check_url = "ftp://mirror.example.org/"\n',
+    );
     expect(() => parseConfig(text, "atomiso.toml")).toThrowError(
       /installer\.requirements\.internet_check_url: expected an http:\/\/ or https:\/\/ URL/,
     );

@@ -143,12 +143,23 @@ describe("plan", async () => {
     expect(calamares?.stage.options).toMatchObject({ onlineCheckUrl: "http://127.0.0.1:5000/v2/" });
     const before = keys(plan);
     const after = keys(p);
+    // The live root gains skopeo (fetch-payload pulls the image with it): a new bootstrap.
     expect(Object.keys(after).filter((id) => before[id] !== after[id])).toEqual([
+      "bootstrap",
       "calamares",
       "live-config",
+      "squashfs-base",
       "squashfs-config",
+      "kernel",
       "iso",
     ]);
+    const bootstrap = (s: typeof p) =>
+      s.steps.find((x) => x.stage.definition.id === "bootstrap")?.stage.options as {
+        packages: string[];
+      };
+    expect(bootstrap(p).packages).toContain("skopeo");
+    expect(bootstrap(plan).packages).not.toContain("skopeo");
+    expect(bootstrap(plan).packages).not.toContain("podman");
   });
 
   it("takes the welcome page's internet check URL from the config (a registry that answers 401)", async () => {

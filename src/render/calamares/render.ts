@@ -275,7 +275,8 @@ export function brandingDesc(o: CalamaresOptions): BrandingDesc {
     componentName: o.productId,
     welcomeStyleCalamares: false,
     welcomeExpandingLogo: true,
-    windowExpanding: "normal",
+    // The installer is the whole session: it fills the screen (no black frame around it).
+    windowExpanding: "fullscreen",
     windowSize: "960px,600px",
     windowPlacement: "center",
     sidebar: "widget",
