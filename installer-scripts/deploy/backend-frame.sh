@@ -167,6 +167,9 @@ check_common_args() {
   [[ $stateroot =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]] || die "--stateroot \"$stateroot\" is missing or invalid (letters, digits, _ . -)"
   for k in "${kargs[@]}"; do
     [[ -n $k && $k =~ ^[^[:space:]]+$ ]] || die "kernel argument \"$k\" is empty or contains white space"
+    # rootflags=subvol=NAME comes from the installers themselves (a btrfs root on a subvolume);
+    # both refuse rootflags= in a profile or answer file, so any other form is a mistake.
+    [[ $k =~ ^rootflags=subvol=[A-Za-z0-9@_.-]+$ ]] && continue
     case $k in root=* | rootflags=* | ostree=*) die "kernel argument $k is set by the installer; remove it from the configuration" ;; esac
   done
 }

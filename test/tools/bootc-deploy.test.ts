@@ -368,5 +368,8 @@ describe("bootc deploy backend: invocation and refusals", () => {
     const t = await makeTarget();
     const r = await deploy(t, { extra: ["--karg", "root=/dev/sda4"] });
     expectRefusal(r, "kernel argument root=/dev/sda4 is set by the installer");
+    // Only the installers' own btrfs form of rootflags= passes; any other is refused.
+    const flags = await deploy(await makeTarget(), { extra: ["--karg", "rootflags=noatime"] });
+    expectRefusal(flags, "kernel argument rootflags=noatime is set by the installer");
   });
 });
