@@ -37,8 +37,14 @@ export interface Plan {
 }
 
 export interface PlanOptions {
-  /** SOURCE_DATE_EPOCH for reproducible images. */
+  /** SOURCE_DATE_EPOCH for reproducible images: the profile's own stages. */
   epoch?: number;
+  /**
+   * The epoch of the stages every profile shares (bootstrap, base squashfs): only one the user
+   * set (SOURCE_DATE_EPOCH), never the one derived from a profile folder's git history, which
+   * would give each profile, and each commit to it, a base system of its own.
+   */
+  baseEpoch?: number;
   /** Build an ISO without the system image: its installer refuses before touching a disk. */
   noPayload?: boolean;
 }
@@ -144,6 +150,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
   const { config: c, dir } = loaded;
   const abs = (p: string) => resolveFrom(dir, p);
   const epoch = options.epoch;
+  const baseEpoch = options.baseEpoch;
 
   const repositories = c.live.repositories.map((r) => ({
     uri: r.uri,
@@ -165,7 +172,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
       arch: "amd64",
       packages,
       repositories,
-      ...(epoch !== undefined ? { epoch } : {}),
+      ...(baseEpoch !== undefined ? { epoch: baseEpoch } : {}),
     },
     [],
     Object.fromEntries(
@@ -179,7 +186,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
       components: c.live.components,
       packages,
       repositories: repositories.map(({ keyFile: _k, ...rest }) => rest),
-      ...(epoch !== undefined ? { epoch } : {}),
+      ...(baseEpoch !== undefined ? { epoch: baseEpoch } : {}),
     },
   );
 
@@ -247,11 +254,11 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
     },
   );
 
-  const squash = {
+  const squashNoEpoch = {
     compression: c.iso.compression,
     ...(c.iso.compression_level !== undefined ? { level: c.iso.compression_level } : {}),
-    ...(epoch !== undefined ? { epoch } : {}),
   };
+  const squash = { ...squashNoEpoch, ...(epoch !== undefined ? { epoch } : {}) };
   const bootKeys: Record<string, string> = {};
   for (const [name, path] of Object.entries(BOOT_SOURCES))
     bootKeys[name] = await hashFile(path).catch(() => "missing");
@@ -304,7 +311,14 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
     bootstrap,
     calamares,
     liveConfig,
-    planned(squashfsBaseStage, squash, ["bootstrap"]),
+    planned(
+      squashfsBaseStage,
+      {
+        ...squashNoEpoch,
+        ...(baseEpoch !== undefined ? { epoch: baseEpoch } : {}),
+      },
+      ["bootstrap"],
+    ),
     planned(squashfsConfigStage, squash, ["live-config"]),
     planned(kernelStage, {}, ["bootstrap"]),
     planned(

@@ -58,3 +58,11 @@ export async function resolveEpoch(profileDir: string, env = process.env): Promi
   if (/^\d+$/.test(out)) return { epoch: Number(out), source: "git" };
   return { source: "none" };
 }
+
+/** planIso's epochs: every stage gets the build's epoch, shared base stages only one the user set. */
+export function planEpochs(e: BuildEpoch): { epoch?: number; baseEpoch?: number } {
+  if (e.epoch === undefined) return {};
+  return e.source === "SOURCE_DATE_EPOCH"
+    ? { epoch: e.epoch, baseEpoch: e.epoch }
+    : { epoch: e.epoch };
+}

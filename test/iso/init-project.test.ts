@@ -75,7 +75,15 @@ describe("a project made by atomiso init", async () => {
     const added = Object.keys(after)
       .filter((f) => !(f in before))
       .sort();
-    expect(added).toEqual(["atomiso.lock", "out/my-os-0.1.0.iso", "out/my-os-0.1.0.iso.log"]);
+    // The ISO, its build log and its release files (docs/releases.md).
+    expect(added).toEqual([
+      "atomiso.lock",
+      "out/SHA256SUMS",
+      "out/my-os-0.1.0.iso",
+      "out/my-os-0.1.0.iso.log",
+      "out/my-os-0.1.0.iso.manifest.json",
+      "out/my-os-0.1.0.iso.spdx.json",
+    ]);
     for (const [f, digest] of Object.entries(before)) expect(after[f], f).toBe(digest);
   });
 

@@ -6,6 +6,7 @@ import { AtomisoError } from "../../src/errors.js";
 import { type ImageLock, writeLock } from "../../src/image/lock.js";
 import type { InstallPlan } from "../../src/install/install-plan.js";
 import { describePlan, type Plan, planIso } from "../../src/plan/plan.js";
+import { planEpochs } from "../../src/release/epoch.js";
 import { D1, LOCK } from "../support/lock-fixture.js";
 
 const example = join(import.meta.dirname, "../../examples/particleos/atomiso.toml");
@@ -60,6 +61,19 @@ describe("plan", async () => {
     const after = keys(await planIso(changed));
     const differs = Object.keys(before).filter((id) => before[id] !== after[id]);
     expect(differs).toEqual(["live-config", "squashfs-config", "iso"]);
+  });
+
+  it("a derived epoch keeps the shared base stages; only a SOURCE_DATE_EPOCH the user set reaches them", async () => {
+    const derived = keys(await planIso(loaded, planEpochs({ epoch: 1796369311, source: "git" })));
+    const set = keys(
+      await planIso(loaded, planEpochs({ epoch: 1796369311, source: "SOURCE_DATE_EPOCH" })),
+    );
+    const none = keys(plan);
+    for (const shared of ["bootstrap", "squashfs-base"]) {
+      expect(derived[shared], shared).toBe(none[shared]);
+      expect(set[shared], shared).not.toBe(none[shared]);
+    }
+    for (const own of ["squashfs-config", "iso"]) expect(derived[own], own).not.toBe(none[own]);
   });
 
   it("rebuilds the base system when a package is added", async () => {

@@ -6,7 +6,7 @@ import { AtomisoError, formatError } from "../../errors.js";
 import { BuildLog } from "../../log/build-log.js";
 import { packageVersion } from "../../paths.js";
 import { planIso, relativeToCwd } from "../../plan/plan.js";
-import { resolveEpoch } from "../../release/epoch.js";
+import { planEpochs, resolveEpoch } from "../../release/epoch.js";
 import { checkSigningKey, signingKeyOf } from "../../release/signing.js";
 import { checkCalamares } from "../../render/calamares/validate.js";
 import { STAGE_IDS, type StageId } from "../../stages/stage.js";
@@ -17,9 +17,10 @@ import { writeReleaseFiles } from "./build-release.js";
 import { buildImageAction } from "./image.js";
 
 /** The plan's SOURCE_DATE_EPOCH, as the build resolves it (docs/releases.md). */
-export async function epochOptions(profileDir: string): Promise<{ epoch?: number }> {
-  const { epoch } = await resolveEpoch(profileDir);
-  return epoch !== undefined ? { epoch } : {};
+export async function epochOptions(
+  profileDir: string,
+): Promise<{ epoch?: number; baseEpoch?: number }> {
+  return planEpochs(await resolveEpoch(profileDir));
 }
 
 function seconds(since: number): string {
@@ -68,7 +69,7 @@ export function registerBuild(program: Command, globals: () => GlobalOptions): v
         checkCalamares(loaded);
         const epoch = await resolveEpoch(loaded.dir);
         const plan = await planIso(loaded, {
-          ...(epoch.epoch !== undefined ? { epoch: epoch.epoch } : {}),
+          ...planEpochs(epoch),
           noPayload: !opts.payload,
         });
         await checkTools([

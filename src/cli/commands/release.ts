@@ -7,7 +7,7 @@ import { hashFile } from "../../cache/hash.js";
 import { loadConfig } from "../../config/load.js";
 import { AtomisoError } from "../../errors.js";
 import { planIso } from "../../plan/plan.js";
-import { resolveEpoch } from "../../release/epoch.js";
+import { planEpochs, resolveEpoch } from "../../release/epoch.js";
 import { checkSigningKey, signingKeyOf } from "../../release/signing.js";
 import { ISO_NAME } from "../../stages/iso.js";
 import { checkTools } from "../../tools/host.js";
@@ -25,7 +25,7 @@ export function registerRelease(program: Command, globals: () => GlobalOptions):
       const loaded = await loadConfig(globals().config);
       const epoch = await resolveEpoch(loaded.dir);
       const iso = resolve(isoArg);
-      const base = { ...(epoch.epoch !== undefined ? { epoch: epoch.epoch } : {}) };
+      const base = planEpochs(epoch);
       let plan = await planIso(loaded, { ...base, noPayload: true });
       if (iso !== plan.output) plan = await planIso(loaded, base);
       if (iso !== plan.output) {

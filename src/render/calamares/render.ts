@@ -275,8 +275,9 @@ export function brandingDesc(o: CalamaresOptions): BrandingDesc {
     componentName: o.productId,
     welcomeStyleCalamares: false,
     welcomeExpandingLogo: true,
-    // The installer is the whole session: it fills the screen (no black frame around it).
-    windowExpanding: "fullscreen",
+    // A window of its own size: full screen moved the keyboard page's list so that the boot
+    // tier's OCR walk no longer read the selected layout (docs/live-system.md, Look).
+    windowExpanding: "normal",
     windowSize: "960px,600px",
     windowPlacement: "center",
     sidebar: "widget",
