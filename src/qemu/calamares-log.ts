@@ -82,6 +82,10 @@ export const HARMLESS_CALAMARES_WARNINGS: readonly { pattern: RegExp; why: strin
     why: "on UEFI, Calamares looks for an existing EFI system partition to install alongside or replace into; a blank (or new) disk has none, so only Erase disk is offered, and Erase disk creates one (the summary lists it)",
   },
   {
+    pattern: /WARNING: Could not read fstab from mounted fs/,
+    why: "the partition page mounts every existing partition to look for an fstab (a Linux root); Windows' NTFS and its ESP have none",
+  },
+  {
     pattern: /WARNING: Invalid osprober count, labels and buttons not updated\./,
     why: "the partition page retranslates its texts before os-prober has reported (the count starts at -1) and does it again once it has; an ordering message inside Calamares",
   },
