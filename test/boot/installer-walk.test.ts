@@ -64,11 +64,8 @@ import {
 /**
  * Issue 18: the OVMF walk installs alongside Windows (a laptop disk, "Install alongside")
  * instead of erasing a blank disk. false: back to the blank disk and "Erase disk".
- * Off for now: the walk installs beside Windows through Calamares (resize, reused ESP, summary,
- * install all pass), but the firmware's BootOrder afterwards lacks "Windows Boot Manager"
- * (OVMF in this guest seems to prune it; the unattended case keeps it): to be understood first.
  */
-const UEFI_WALK_BESIDE_WINDOWS = false;
+const UEFI_WALK_BESIDE_WINDOWS = true;
 
 interface WalkCase {
   firmware: Firmware;

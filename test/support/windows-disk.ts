@@ -101,12 +101,23 @@ function filler(seed: string, size: number): Buffer {
   return out;
 }
 
-/** Bytes that look like a PE image: "MZ", e_lfanew at 0x3c, "PE\0\0" there. */
+/**
+ * Bytes with the headers of an x86-64 EFI application (PE32+): "MZ", e_lfanew, "PE\0\0", the
+ * COFF machine, the optional header's magic and subsystem 10. OVMF's boot manager keeps a disk
+ * entry only when it can read a file with such headers behind it (QemuBootOrderLib expands the
+ * short HD() path by loading the file); with looser bytes it deletes Windows Boot Manager.
+ */
 function peLike(seed: string, size = 16 * 1024): Buffer {
   const b = filler(seed, size);
+  const pe = 0x80;
   b.write("MZ", 0, "latin1");
-  b.writeUInt32LE(0x80, 0x3c);
-  b.write("PE\0\0", 0x80, "latin1");
+  b.writeUInt32LE(pe, 0x3c);
+  b.write("PE\0\0", pe, "latin1");
+  b.writeUInt16LE(0x8664, pe + 4); // IMAGE_FILE_MACHINE_AMD64
+  b.writeUInt16LE(240, pe + 20); // SizeOfOptionalHeader (PE32+)
+  const optional = pe + 24;
+  b.writeUInt16LE(0x20b, optional); // PE32+
+  b.writeUInt16LE(10, optional + 68); // Subsystem: EFI application
   return b;
 }
 
@@ -395,7 +406,9 @@ export async function verifyWindowsDisk(
   if (ntfs) {
     await withPartitionLoop(image, ntfs, gpt.sectorSize, true, async (dev) => {
       for (const f of record.files.filter((x) => x.where === "ntfs")) {
-        await compare(f, ["ntfscat", dev, `/${f.path}`]);
+        // --force: a shrunk NTFS carries the dirty flag ntfsresize sets so that Windows runs
+        // chkdsk at its next start; ntfscat refuses such a volume without it (read-only here).
+        await compare(f, ["ntfscat", "--force", dev, `/${f.path}`]);
       }
       const fix = await run(["ntfsfix", "--no-action", dev], { okExitCodes: [0, 1] });
       ntfsfix = `${fix.stdout}${fix.stderr}`.trim();
