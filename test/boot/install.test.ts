@@ -3,25 +3,27 @@
 // blank virtual disk and power off; then that disk boots alone and a login on its serial
 // console as the answer file's user shows an ostree deployment of the image. Two cases, run at
 // once (the Calamares path is the keyboard walk's, on both firmwares):
-//   - uefi: the example ISO with the image embedded and the root encrypted (LUKS2); the
-//     installed disk boots on OVMF with Secure Boot on (the image ships Debian's signed shim
-//     and GRUB; its kernel is signed), and the passphrase is typed at the initramfs' prompt;
-//     With UEFI_BESIDE_WINDOWS the disk is a Windows laptop's (test/support/windows-disk.ts:
-//     ESP, MSR, 8 GiB NTFS, free space after it) with a "Windows Boot Manager" firmware entry,
-//     and the answer file installs into the free space (mode = "free-space", no wipe consent):
-//     Windows' files must come through unchanged, the firmware's BootOrder must start with the
-//     new system and keep Windows Boot Manager, the installed GRUB menu must offer Windows,
-//     and the installed system boots through its own firmware entry (the removable path is
-//     Windows' loader);
+//   - uefi: the example ISO with the image embedded, in a 1.5 GiB guest (the example declares
+//     1.25 GiB); the installed disk boots on OVMF with Secure Boot on (the image ships Debian's
+//     signed shim and GRUB; its kernel is signed). With UEFI_BESIDE_WINDOWS the disk is a
+//     Windows laptop's (test/support/windows-disk.ts: ESP, MSR, 8 GiB NTFS, free space after
+//     it) with a "Windows Boot Manager" firmware entry, and the answer file installs into the
+//     free space (mode = "free-space", no wipe consent) without a separate /boot (ostree keeps
+//     the kernels in the sysroot, GRUB reads them there) and with a /var/home partition
+//     (home_gib): Windows' files must come through unchanged, the firmware's BootOrder must
+//     start with the new system and keep Windows Boot Manager, the installed GRUB menu must
+//     offer Windows, and the installed system boots through its own firmware entry (the
+//     removable path is Windows' loader);
 //   - bios-online: an ISO without the image ([image] payload = "online") pulls it at install
 //     time from a registry on the host's 127.0.0.1, reached only through a QEMU user-network
 //     forward (test/support/online-iso.ts). The installed system then lives on: a 0.2.0 of the
 //     example image (VERSION, so os-release, changed) is pushed to the channel it tracks
 //     (image.track, :stable), `atomiso-update upgrade` stages it fetching only the changed
 //     layer, the next boot runs 0.2.0, `atomiso-update rollback` and the boot after run 0.1.0.
-//     With BIOS_BTRFS_LAYOUT it installs an explicit layout (mode = "layout": ext4 /boot, btrfs
-//     root with the subvolume layout): the installed system must run from @ and mount
-//     /var/home from @home.
+//     With BIOS_BTRFS_LAYOUT it installs an explicit layout (mode = "layout": ext4 /boot, an
+//     encrypted (LUKS2) btrfs root with the subvolume layout): the installed system must run
+//     from @ and mount /var/home from @home; the passphrase is typed at the initramfs' prompt
+//     at every boot.
 // Serial logs stay in test-artifacts/install/<case>/.
 import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -60,13 +62,14 @@ const PASSPHRASE = "atomic-particles-42";
 
 /**
  * Issue 18: the uefi case installs into the free space of a Windows laptop's disk (answer file
- * mode = "free-space") instead of erasing a blank one. false: back to the blank disk and
- * mode "erase" (e.g. while the installer side of dual boot is not merged).
+ * mode = "free-space", no /boot partition, a /var/home partition) instead of erasing a blank
+ * one. false: back to the blank disk and mode "erase".
  */
 const UEFI_BESIDE_WINDOWS = true;
 /**
  * Issue 18: the bios-online case installs an explicit layout (mode = "layout": ext4 /boot,
- * btrfs root with btrfs_subvolumes) and checks /var/home on @home. false: the default layout.
+ * encrypted btrfs root with btrfs_subvolumes) and checks /var/home on @home. false: the
+ * default layout.
  */
 const BIOS_BTRFS_LAYOUT = true;
 
@@ -75,8 +78,9 @@ interface Case {
   firmware: Firmware;
   online: boolean;
   encrypt: boolean;
-  /** Install beside Windows into free space (mode = "free-space"). */
+  /** Install beside Windows into free space (mode = "free-space", no /boot, home_gib). */
   besideWindows: boolean;
+  memoryMiB: number;
   /** mode = "layout" with a separate /boot and a btrfs root with the subvolume layout. */
   btrfsLayout: boolean;
 }
@@ -85,20 +89,25 @@ const CASES: Case[] = [
     name: "uefi",
     firmware: "uefi",
     online: false,
-    encrypt: true,
+    encrypt: false,
     besideWindows: UEFI_BESIDE_WINDOWS,
     btrfsLayout: false,
+    // The example declares 1.25 GiB ([installer.requirements] ram_gib): proven here.
+    memoryMiB: 1536,
   },
   {
     name: "bios-online",
     firmware: "bios",
     online: true,
-    encrypt: false,
+    encrypt: true,
     besideWindows: false,
     btrfsLayout: BIOS_BTRFS_LAYOUT,
+    // LUKS2's key derivation (argon2id sizes its memory from the guest's) gets room.
+    memoryMiB: 3072,
   },
 ];
 /** The Windows laptop: 24 GiB like the issue's, NTFS 8 GiB, so about 16 GiB are free. */
+const HOME_GIB = 2;
 const LAPTOP = { sizeGiB: 24, ntfsGiB: 8 };
 
 /**
@@ -127,7 +136,12 @@ const VERSION_CHECKS = [
 /** The [disk] lines that choose where the system goes (see the header). */
 function diskMode(c: Case): string {
   if (c.besideWindows)
-    return '# Into the free space after Windows: deletes nothing, so no wipe.\nmode = "free-space"\n';
+    return `# Into the free space after Windows: deletes nothing, so no wipe. No /boot: the kernels
+# stay in the sysroot. The users' files get a partition of their own.
+mode = "free-space"
+boot_partition = false
+home_gib = ${HOME_GIB}
+`;
   if (c.btrfsLayout) return 'wipe = true\nmode = "layout"\nbtrfs_subvolumes = true\n';
   return "wipe = true\n";
 }
@@ -213,10 +227,7 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
           target,
           answerToml: await answer(c),
           runDir: join(artifacts, "install"),
-          // The example declares 1.25 GiB ([installer.requirements] ram_gib): the online case
-          // installs in a 1.5 GiB guest to prove it; the uefi case's LUKS2 key derivation keeps
-          // the roomier guest.
-          memoryMiB: c.online ? 1536 : 3072,
+          memoryMiB: c.memoryMiB,
           ...(online ? { guestForwards: online.guestForwards } : {}),
           ...(laptop ? { ovmfVarsFile: laptop.vars } : {}),
         });
@@ -293,6 +304,15 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
             "test -d /sys/firmware/efi && echo firmware=efi || echo firmware=bios",
             'echo "sysroot-dev=$(findmnt -n -o SOURCE /sysroot)"',
             "grep -o 'rd[.]luks[.]uuid=[0-9a-f-]*' /proc/cmdline || echo rd.luks=none",
+            ...(c.besideWindows
+              ? [
+                  // No /boot partition: the kernels are read from the sysroot's own /boot.
+                  'echo "boot-src=$(df --output=source /sysroot/boot | tail -n 1)"',
+                  'test -n "$(ls /sysroot/boot/ostree)" && echo boot-kernels=sysroot',
+                  'echo "home-src=$(findmnt -no SOURCE /var/home) $(findmnt -no FSTYPE /var/home)"',
+                  'echo "home-size=$(($(lsblk -bno SIZE "$(findmnt -no SOURCE /var/home)") >> 20))"',
+                ]
+              : []),
             ...(c.btrfsLayout
               ? [
                   // Short lines: the source and the subvolume option, not the whole option list.
@@ -340,27 +360,39 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
         expect(out).toMatch(
           new RegExp(`^firmware=${c.firmware === "uefi" ? "efi" : "bios"}$`, "m"),
         );
+        // The root's block device: the LUKS volume the initramfs opened (named as crypttab
+        // names it) or a partition.
+        let rootDev = "/dev/vda\\d";
         if (c.encrypt) {
-          // The root file system sits on the LUKS volume the initramfs opened, named as
-          // crypttab names it.
           const uuid = /^rd\.luks\.uuid=([0-9a-f-]{36})$/m.exec(out)?.[1];
           expect(uuid).toBeDefined();
-          expect(out).toMatch(new RegExp(`^sysroot-dev=/dev/mapper/luks-${uuid}$`, "m"));
+          rootDev = `/dev/mapper/luks-${uuid}`;
           expect(out).toMatch(new RegExp(`^luks-${uuid} UUID=${uuid}$`, "m"));
-        } else if (c.btrfsLayout) {
-          // findmnt names a btrfs subvolume's mount as device[/subvolume].
-          expect(out).toMatch(/^sysroot-dev=\/dev\/vda\d\[\/@\]$/m);
+        } else {
           expect(out).toMatch(/^rd\.luks=none$/m);
           expect(out).toMatch(/^crypttab=none$/m);
-          expect(out).toMatch(/^home-src=\/dev\/vda\d\[\/@home\]$/m);
+        }
+        if (c.btrfsLayout) {
+          // findmnt names a btrfs subvolume's mount as device[/subvolume].
+          expect(out).toMatch(new RegExp(`^sysroot-dev=${rootDev}\\[/@\\]$`, "m"));
+          expect(out).toMatch(new RegExp(`^home-src=${rootDev}\\[/@home\\]$`, "m"));
           expect(out).toMatch(/^home-subvol=subvol=\/@home$/m);
           expect(out).toMatch(/^root-subvol=subvol=\/@$/m);
           expect(out).toMatch(/^boot-fs=ext4$/m);
           expect(out).toMatch(/^rootflags=subvol=@$/m);
         } else {
-          expect(out).toMatch(/^sysroot-dev=\/dev\/vda\d$/m);
-          expect(out).toMatch(/^rd\.luks=none$/m);
-          expect(out).toMatch(/^crypttab=none$/m);
+          expect(out).toMatch(new RegExp(`^sysroot-dev=${rootDev}$`, "m"));
+        }
+        if (c.besideWindows) {
+          // The kernels on the root file system itself, /var/home on a partition of its own.
+          const sysrootDev = /^sysroot-dev=(\S+)$/m.exec(out)?.[1];
+          expect(out).toMatch(new RegExp(`^boot-src=${sysrootDev}$`, "m"));
+          expect(out).toMatch(/^boot-kernels=sysroot$/m);
+          const home = /^home-src=(\/dev\/vda\d) ext4$/m.exec(out)?.[1];
+          expect(home, out).toBeDefined();
+          expect(home).not.toBe(sysrootDev);
+          const homeMiB = Number(/^home-size=(\d+)$/m.exec(out)?.[1]);
+          expect(homeMiB).toBe(HOME_GIB * 1024);
         }
         if (c.firmware === "uefi") {
           expect(out).toMatch(/^secureboot: Secure boot enabled$/m);
@@ -383,6 +415,7 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
             runDir: join(artifacts, "boot-0.2.0"),
             user: USER,
             password: PASSWORD,
+            ...(c.encrypt ? { passphrase: PASSPHRASE } : {}),
             commands: [
               ...VERSION_CHECKS,
               `${sudo("atomiso-update rollback")} >/dev/null 2>&1; echo "rollback-exit=$?"`,
@@ -397,6 +430,7 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
             runDir: join(artifacts, "boot-rollback"),
             user: USER,
             password: PASSWORD,
+            ...(c.encrypt ? { passphrase: PASSPHRASE } : {}),
             commands: VERSION_CHECKS,
           });
           expect(rolledBack.output).toMatch(/^os-release=0\.1\.0\/0\.1\.0$/m);
