@@ -269,7 +269,7 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
           );
           await writeFile(join(artifacts, "grub.cfg"), found.grubCfg);
           console.log(`[install ${c.name}] BootOrder:\n${describeBootOrder(found.bootOrder)}`);
-          expectDualBoot(found, laptop.record);
+          expectDualBoot(found, laptop.record, "ParticleOS");
           // The Secure Boot VARS (Microsoft's keys) gets the entries the install left: the
           // installed system must come up through its own firmware entry, as on the laptop.
           const sbTemplate = ovmfFiles(bootFirmware)?.varsTemplate as string;

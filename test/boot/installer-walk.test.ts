@@ -501,7 +501,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             console.log(
               `${firmware}: BootOrder after the install:\n${describeBootOrder(found.bootOrder)}`,
             );
-            expectDualBoot(found, laptop.record);
+            expectDualBoot(found, laptop.record, PRODUCT);
           }
 
           const booted = await bootInstalled({

@@ -43,7 +43,12 @@ export function describeBootOrder(entries: BootEntry[]): string {
     .join("\n");
 }
 
-export function expectDualBoot(f: DualBootFindings, record: WindowsDiskRecord): void {
+/** `label`: the name the new system's firmware entry must carry (its os-release NAME). */
+export function expectDualBoot(
+  f: DualBootFindings,
+  record: WindowsDiskRecord,
+  label: string,
+): void {
   expect(f.windows.differences, `Windows changed:\n${f.windows.differences.join("\n")}`).toEqual(
     [],
   );
@@ -56,7 +61,7 @@ export function expectDualBoot(f: DualBootFindings, record: WindowsDiskRecord): 
   expect(first?.path, `BootOrder:\n${order}`).toMatch(
     /File\(\\EFI\\(?!Microsoft\\|BOOT\\)[^\\]+\\(shim|grub)x64\.efi\)$/i,
   );
-  expect(first?.description).not.toBe(WINDOWS_BOOT_MANAGER);
+  expect(first?.description, `BootOrder:\n${order}`).toBe(label);
   expect(
     f.bootOrder.some(
       (e) =>
