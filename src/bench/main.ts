@@ -7,7 +7,9 @@
 //   2. rebuild with nothing changed against the same baseline;
 //   3. the live system's size (--no-payload ISO, base squashfs, kernel and initrd) against the
 //      figures recorded before issue 15 trimmed the live root, and its biggest packages;
-//   4. squashfs compressors on the cached live root against the default (zstd level 15).
+//   4. squashfs compressors on the cached live root against the default (zstd level 15);
+//   5. the example ISO's size with its image, and its boot to the welcome page on SeaBIOS and
+//      OVMF in TCG guests (boot-times.ts; --skip-boot leaves it out).
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -20,6 +22,7 @@ import { planIso } from "../plan/plan.js";
 import type { StageId } from "../stages/stage.js";
 import { run } from "../tools/exec.js";
 import { type MksquashfsOptions, mksquashfsArgv } from "../tools/mksquashfs.js";
+import { guestFigures } from "./boot-times.js";
 import { livePackageSizes } from "./live-root-report.js";
 
 interface Figure {
@@ -189,6 +192,7 @@ async function main(): Promise<void> {
       config: { type: "string", default: join(packageRoot, "examples/particleos/atomiso.toml") },
       "cache-dir": { type: "string" },
       "skip-compression": { type: "boolean", default: false },
+      "skip-boot": { type: "boolean", default: false },
     },
   });
   if (process.getuid?.() !== 0) throw new Error("the benchmark builds ISOs: run it as root");
@@ -197,6 +201,7 @@ async function main(): Promise<void> {
   try {
     const root = await rebuilds(resolve(values.config), cacheDir, scratch);
     if (!values["skip-compression"]) await compressors(root, scratch);
+    if (!values["skip-boot"]) await guestFigures(resolve(values.config), cacheDir, scratch);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
