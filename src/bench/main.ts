@@ -7,7 +7,10 @@
 //   2. rebuild with nothing changed against the same baseline;
 //   3. the live system's size (--no-payload ISO, base squashfs, kernel and initrd) against the
 //      figures recorded before issue 15 trimmed the live root, and its biggest packages;
-//   4. squashfs compressors on the cached live root against the default (zstd level 15).
+//   4. squashfs compressors on the cached live root against the default (zstd level 15);
+//   5. the install job (ostree backend) of the example image's payload on a loop disk, phase by
+//      phase: gzip and zstd layers with this checkout's deploy scripts against gzip with the
+//      scripts before issue 15 (install-job.ts). --only-install-job runs just this one.
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -20,6 +23,7 @@ import { planIso } from "../plan/plan.js";
 import type { StageId } from "../stages/stage.js";
 import { run } from "../tools/exec.js";
 import { type MksquashfsOptions, mksquashfsArgv } from "../tools/mksquashfs.js";
+import { findPayload, formatInstallJob, measureInstallJob } from "./install-job.js";
 import { livePackageSizes } from "./live-root-report.js";
 
 interface Figure {
@@ -189,17 +193,38 @@ async function main(): Promise<void> {
       config: { type: "string", default: join(packageRoot, "examples/particleos/atomiso.toml") },
       "cache-dir": { type: "string" },
       "skip-compression": { type: "boolean", default: false },
+      "skip-install-job": { type: "boolean", default: false },
+      "only-install-job": { type: "boolean", default: false },
+      /** The OCI layout to install; default the newest payload stage in the cache. */
+      payload: { type: "string" },
     },
   });
   if (process.getuid?.() !== 0) throw new Error("the benchmark builds ISOs: run it as root");
   const cacheDir = resolve(values["cache-dir"] ?? defaultCacheDir());
-  const scratch = await mkdtemp(join(tmpdir(), "atomiso-bench-"));
-  try {
-    const root = await rebuilds(resolve(values.config), cacheDir, scratch);
-    if (!values["skip-compression"]) await compressors(root, scratch);
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
+  if (!values["only-install-job"]) {
+    const scratch = await mkdtemp(join(tmpdir(), "atomiso-bench-"));
+    try {
+      const root = await rebuilds(resolve(values.config), cacheDir, scratch);
+      if (!values["skip-compression"]) await compressors(root, scratch);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   }
+  if (!values["skip-install-job"]) await installJob(values.payload, cacheDir);
+}
+
+async function installJob(payloadOption: string | undefined, cacheDir: string): Promise<void> {
+  const payload = payloadOption ? resolve(payloadOption) : await findPayload(cacheDir);
+  if (!payload) {
+    console.log(
+      `
+install job: no payload in ${cacheDir}/stages (build the example ISO first: npm run iso), or pass --payload <OCI layout>`,
+    );
+    return;
+  }
+  console.log(`bench: install job of ${payload}`);
+  const figures = await measureInstallJob(payload, (line) => console.log(line));
+  for (const line of formatInstallJob(figures)) console.log(line);
 }
 
 main().catch((err: unknown) => {
