@@ -1,7 +1,8 @@
 // Layer compression from the image pipeline to the installer, with the real tools: a small
-// image imported into podman is pushed to Debian's docker-registry with gzip layers (podman
-// push, the default) and with zstd layers (podman push into a fresh OCI layout, then skopeo
-// copy: podman 4.3 would reuse the gzip blobs the registry already has), copied into an OCI
+// image imported into podman is pushed by `atomiso push` (pushImage) to Debian's
+// docker-registry with gzip layers (podman push, the default) and with zstd layers (podman
+// push into a fresh OCI layout, then skopeo copy: podman 4.3 would reuse the gzip blobs the
+// registry already has), its digest checked three ways and pinned, copied into an OCI
 // layout the way the ISO's payload stage does, checked by the installer's verify-payload and
 // unpacked by its unpack-layer. Both must give the same tree; a damaged blob is refused by
 // its digest whatever its compression.
@@ -20,12 +21,10 @@ import {
 } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  podmanPushArgv,
-  podmanPushZstdLayoutArgv,
-  skopeoCopyToLayoutArgv,
-  skopeoPushLayoutArgv,
-} from "../../src/image/podman.js";
+import { skopeoCopyToLayoutArgv } from "../../src/image/podman.js";
+import { pushImage } from "../../src/image/push.js";
+import type { ImageSettings } from "../../src/image/settings.js";
+import { silentReporter } from "../../src/log/reporter.js";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
 import { run } from "../../src/tools/exec.js";
 import { startRegistry, stopRegistry, type TestRegistry } from "../support/registry.js";
@@ -55,17 +54,21 @@ async function manifestOf(reference: string): Promise<Manifest> {
   return JSON.parse(stdout) as Manifest;
 }
 
-/** Pushes IMAGE with the pipeline's argv for `compression`; returns the pushed digest. */
-async function push(compression: "gzip" | "zstd", destination: string): Promise<string> {
-  const digestFile = join(work, `digest-${compression}`);
-  if (compression === "gzip") {
-    await run(podmanPushArgv({ ...access, source: IMAGE, destination, digestFile }));
-  } else {
-    const layoutDir = join(work, "push-layout");
-    await run(podmanPushZstdLayoutArgv(IMAGE, layoutDir, "push"));
-    await run(skopeoPushLayoutArgv({ ...access, layoutDir, tag: "push", destination, digestFile }));
-  }
-  return (await readFile(digestFile, "utf8")).trim();
+/** `atomiso push` of IMAGE with `compression`; returns the pinned digest from the lock. */
+async function push(compression: "gzip" | "zstd", reference: string): Promise<string> {
+  const settings: ImageSettings = {
+    containerfile: join(work, "Containerfile"),
+    context: work,
+    tag: IMAGE,
+    buildArgs: {},
+    reference,
+    tlsVerify: false,
+    maxSizeBytes: 1024 * 1024 * 1024,
+    compression,
+    lockFile: join(work, `atomiso-${compression}.lock`),
+  };
+  const { lock } = await pushImage(settings, { reporter: silentReporter, backend: "ostree" });
+  return lock.digest;
 }
 
 /** The payload: the pinned image copied from the registry into an OCI layout, as payload.ts does. */
