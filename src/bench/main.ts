@@ -9,7 +9,10 @@
 //      figures recorded before issue 15 trimmed the live root, and its biggest packages;
 //   4. squashfs compressors on the cached live root against the default (zstd level 15);
 //   5. the example ISO's size with its image, and its boot to the welcome page on SeaBIOS and
-//      OVMF in TCG guests (boot-times.ts; --skip-boot leaves it out).
+//      OVMF in TCG guests (boot-times.ts; --skip-boot leaves it out);
+//   6. the install job (ostree backend) of the example image's payload on a loop disk, phase by
+//      phase: gzip and zstd layers with this checkout's deploy scripts against gzip with the
+//      scripts before issue 15 (install-job.ts). --only-install-job runs just this one.
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -23,6 +26,7 @@ import type { StageId } from "../stages/stage.js";
 import { run } from "../tools/exec.js";
 import { type MksquashfsOptions, mksquashfsArgv } from "../tools/mksquashfs.js";
 import { guestFigures } from "./boot-times.js";
+import { findPayload, formatInstallJob, measureInstallJob } from "./install-job.js";
 import { livePackageSizes } from "./live-root-report.js";
 
 interface Figure {
@@ -193,18 +197,39 @@ async function main(): Promise<void> {
       "cache-dir": { type: "string" },
       "skip-compression": { type: "boolean", default: false },
       "skip-boot": { type: "boolean", default: false },
+      "skip-install-job": { type: "boolean", default: false },
+      "only-install-job": { type: "boolean", default: false },
+      /** The OCI layout to install; default the newest payload stage in the cache. */
+      payload: { type: "string" },
     },
   });
   if (process.getuid?.() !== 0) throw new Error("the benchmark builds ISOs: run it as root");
   const cacheDir = resolve(values["cache-dir"] ?? defaultCacheDir());
-  const scratch = await mkdtemp(join(tmpdir(), "atomiso-bench-"));
-  try {
-    const root = await rebuilds(resolve(values.config), cacheDir, scratch);
-    if (!values["skip-compression"]) await compressors(root, scratch);
-    if (!values["skip-boot"]) await guestFigures(resolve(values.config), cacheDir, scratch);
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
+  if (!values["only-install-job"]) {
+    const scratch = await mkdtemp(join(tmpdir(), "atomiso-bench-"));
+    try {
+      const root = await rebuilds(resolve(values.config), cacheDir, scratch);
+      if (!values["skip-compression"]) await compressors(root, scratch);
+      if (!values["skip-boot"]) await guestFigures(resolve(values.config), cacheDir, scratch);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   }
+  if (!values["skip-install-job"]) await installJob(values.payload, cacheDir);
+}
+
+async function installJob(payloadOption: string | undefined, cacheDir: string): Promise<void> {
+  const payload = payloadOption ? resolve(payloadOption) : await findPayload(cacheDir);
+  if (!payload) {
+    console.log(
+      `
+install job: no payload in ${cacheDir}/stages (build the example ISO first: npm run iso), or pass --payload <OCI layout>`,
+    );
+    return;
+  }
+  console.log(`bench: install job of ${payload}`);
+  const figures = await measureInstallJob(payload, (line) => console.log(line));
+  for (const line of formatInstallJob(figures)) console.log(line);
 }
 
 main().catch((err: unknown) => {

@@ -16,6 +16,7 @@ import { treeSize } from "./tree.js";
 
 export interface LintImageOptions extends RegistryAccess {
   maxSizeBytes: number;
+  compression?: "gzip" | "zstd";
   reporter: Reporter;
 }
 
@@ -42,7 +43,11 @@ export async function lintImage(ref: string, o: LintImageOptions): Promise<LintI
   ) {
     const root = resolve(folder);
     const size = await treeSize(root);
-    const report = await lintTree(root, { size }, { maxSizeBytes: o.maxSizeBytes });
+    const report = await lintTree(
+      root,
+      { size },
+      { maxSizeBytes: o.maxSizeBytes, ...(o.compression ? { compression: o.compression } : {}) },
+    );
     return { subject: root, report };
   }
   const access: RegistryAccess = { tlsVerify: o.tlsVerify };
@@ -54,7 +59,7 @@ export async function lintImage(ref: string, o: LintImageOptions): Promise<LintI
       lintTree(
         root,
         { labels: image.labels, size: image.size, architecture: image.architecture },
-        { maxSizeBytes: o.maxSizeBytes },
+        { maxSizeBytes: o.maxSizeBytes, ...(o.compression ? { compression: o.compression } : {}) },
       ),
     );
     return { subject: `${ref} (${image.id.slice(0, 12)})`, report, image };

@@ -27,6 +27,8 @@ export interface ImageMeta {
 export interface LintOptions {
   /** Largest unpacked size accepted. */
   maxSizeBytes: number;
+  /** How push compresses the layers (image.compression); zstd needs zstd in the image. */
+  compression?: "gzip" | "zstd";
 }
 
 export interface LintReport {
@@ -293,6 +295,21 @@ export async function lintTree(
       f.warning(
         "prepare-root",
         `prepare-root.conf enables composefs (enabled = ${enabled}), which Debian's ostree does not support: set enabled = no unless the image's ostree has it`,
+      );
+    }
+  }
+
+  // ---- layer compression ----
+  if (options.compression === "zstd") {
+    if (backend === "ostree" && !isFile(await at("/usr/bin/zstd"))) {
+      f.error(
+        "zstd",
+        'image.compression = "zstd" but the image has no /usr/bin/zstd: atomiso-update on installed systems could not unpack the zstd layers of updates; install zstd in the image (Debian: zstd) or push with image.compression = "gzip"',
+      );
+    } else if (backend === "bootc") {
+      f.warning(
+        "zstd",
+        'image.compression = "zstd": `bootc upgrade` on installed systems must read zstd layers (not tested by atomiso); push with image.compression = "gzip" if it does not',
       );
     }
   }

@@ -90,6 +90,40 @@ export function podmanPushArgv(o: PodmanPushOptions): string[] {
   ];
 }
 
+/**
+ * Writes a local image into an OCI layout with zstd layers. Not straight to the registry:
+ * podman 4.3 (Debian 12) reuses a gzip blob its blob-info cache knows the registry has for the
+ * same layer, whatever --compression-format says; a fresh layout has nothing to reuse.
+ */
+export function podmanPushZstdLayoutArgv(source: string, layoutDir: string, tag: string): string[] {
+  return [
+    "podman",
+    "push",
+    "--quiet",
+    "--compression-format",
+    "zstd",
+    source,
+    `oci:${layoutDir}:${tag}`,
+  ];
+}
+
+/** Uploads an OCI layout's image byte for byte (its manifest digest stays) to a registry. */
+export function skopeoPushLayoutArgv(
+  o: RegistryAccess & { layoutDir: string; tag: string; destination: string; digestFile: string },
+): string[] {
+  return [
+    "skopeo",
+    "copy",
+    "--preserve-digests",
+    `--dest-tls-verify=${o.tlsVerify}`,
+    ...(o.authFile ? ["--dest-authfile", o.authFile] : []),
+    "--digestfile",
+    o.digestFile,
+    `oci:${o.layoutDir}:${o.tag}`,
+    `docker://${o.destination}`,
+  ];
+}
+
 export function podmanPullArgv(reference: string, access: RegistryAccess): string[] {
   return [
     "podman",

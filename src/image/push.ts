@@ -18,10 +18,12 @@ import type { Backend } from "./lint.js";
 import { type ImageLock, pinnedReference, writeLock } from "./lock.js";
 import {
   podmanPushArgv,
+  podmanPushZstdLayoutArgv,
   pushProgressTracker,
   type RegistryAccess,
   skopeoCopyArgv,
   skopeoInspectDigestArgv,
+  skopeoPushLayoutArgv,
 } from "./podman.js";
 import type { ImageSettings } from "./settings.js";
 import { signManifest } from "./sign-image.js";
@@ -112,16 +114,41 @@ export async function pushImage(s: ImageSettings, o: PushImageOptions): Promise<
   try {
     const digestFile = join(scratch, "digest");
     const progress = pushProgressTracker();
-    await o.reporter.step(`podman push ${s.tag} → ${s.reference}`, () =>
-      run(podmanPushArgv({ ...access, source: s.tag, destination: s.reference, digestFile }), {
-        hint: `check that the registry is reachable and that you are logged in (podman login ${s.reference.split("/")[0]})${s.tlsVerify ? "; a registry without TLS needs image.tls_verify = false" : ""}`,
-        onLine: (line) => {
-          o.reporter.detail(line);
-          const p = progress(line);
-          if (p) o.reporter.progress(p.fraction, p.label);
-        },
-      }),
-    );
+    const upload = {
+      hint: `check that the registry is reachable and that you are logged in (podman login ${s.reference.split("/")[0]})${s.tlsVerify ? "; a registry without TLS needs image.tls_verify = false" : ""}`,
+      onLine: (line: string) => {
+        o.reporter.detail(line);
+        const p = progress(line);
+        if (p) o.reporter.progress(p.fraction, p.label);
+      },
+    };
+    if (s.compression === "zstd") {
+      const layoutDir = join(scratch, "layout");
+      await o.reporter.step(`Compress the layers of ${s.tag} with zstd`, () =>
+        run(podmanPushZstdLayoutArgv(s.tag, layoutDir, "push"), {
+          hint: "podman could not write the image with zstd layers; is there room in the temp folder?",
+        }),
+      );
+      await o.reporter.step(`skopeo copy ${s.tag} (zstd) → ${s.reference}`, () =>
+        run(
+          skopeoPushLayoutArgv({
+            ...access,
+            layoutDir,
+            tag: "push",
+            destination: s.reference,
+            digestFile,
+          }),
+          upload,
+        ),
+      );
+    } else {
+      await o.reporter.step(`podman push ${s.tag} → ${s.reference}`, () =>
+        run(
+          podmanPushArgv({ ...access, source: s.tag, destination: s.reference, digestFile }),
+          upload,
+        ),
+      );
+    }
     pushed = (await readFile(digestFile, "utf8")).trim();
   } finally {
     await rm(scratch, { recursive: true, force: true });

@@ -9,6 +9,8 @@ import type { SigningSettings } from "./signing.js";
 
 export const LOCK_FILE_NAME = "atomiso.lock";
 
+export type LayerCompression = "gzip" | "zstd";
+
 export interface BaseRootSettings {
   /** Local image name without tag; the tag is the content key. */
   name: string;
@@ -37,6 +39,8 @@ export interface ImageSettings {
   base?: BaseRootSettings;
   /** atomiso.lock next to atomiso.toml. */
   lockFile: string;
+  /** How push compresses the layers (image.compression). */
+  compression: LayerCompression;
   /** [image.signing]: push signs, the image carries the policy that checks it. */
   signing?: SigningSettings;
 }
@@ -64,6 +68,7 @@ export function imageSettings(loaded: LoadedConfig): ImageSettings {
     reference: image.reference,
     tlsVerify: image.tls_verify,
     maxSizeBytes: image.max_size_mib * 1024 * 1024,
+    compression: image.compression,
     lockFile: lockFileFor(file),
   };
   if (image.track) settings.track = image.track;

@@ -14,9 +14,11 @@ import {
   podmanImportArgv,
   podmanPullArgv,
   podmanPushArgv,
+  podmanPushZstdLayoutArgv,
   pushProgressTracker,
   skopeoCopyArgv,
   skopeoInspectDigestArgv,
+  skopeoPushLayoutArgv,
 } from "../../src/image/podman.js";
 import { channelReference } from "../../src/image/push.js";
 import { type BaseRootSettings, imageSettings } from "../../src/image/settings.js";
@@ -96,6 +98,39 @@ describe("podman and skopeo argv", () => {
       "m",
       "/w/base.tar",
       "localhost/b:k",
+    ]);
+  });
+
+  it("pushes zstd layers through a fresh OCI layout, then byte for byte to the registry", () => {
+    expect(podmanPushZstdLayoutArgv("localhost/x:1", "/t/layout", "push")).toEqual([
+      "podman",
+      "push",
+      "--quiet",
+      "--compression-format",
+      "zstd",
+      "localhost/x:1",
+      "oci:/t/layout:push",
+    ]);
+    expect(
+      skopeoPushLayoutArgv({
+        layoutDir: "/t/layout",
+        tag: "push",
+        destination: "127.0.0.1:5000/x:1",
+        digestFile: "/t/d",
+        tlsVerify: false,
+        authFile: "/a.json",
+      }),
+    ).toEqual([
+      "skopeo",
+      "copy",
+      "--preserve-digests",
+      "--dest-tls-verify=false",
+      "--dest-authfile",
+      "/a.json",
+      "--digestfile",
+      "/t/d",
+      "oci:/t/layout:push",
+      "docker://127.0.0.1:5000/x:1",
     ]);
   });
 
@@ -245,10 +280,24 @@ describe("[image] config", () => {
       max_size_mib: 8192,
       backend: "auto",
       payload: "embedded",
+      compression: "gzip",
     });
     expect(imageSettings({ config, file: "/p/atomiso.toml", dir: "/p" }).tag).toBe(
       "localhost/x:2.0",
     );
+  });
+
+  it("takes zstd or gzip layer compression, nothing else", () => {
+    const zstd = parseConfig(
+      minimal('[image]\nreference = "q.io/x/y:1"\ncompression = "zstd"\n'),
+      "a.toml",
+    );
+    expect(imageSettings({ config: zstd, file: "/p/atomiso.toml", dir: "/p" }).compression).toBe(
+      "zstd",
+    );
+    expect(() =>
+      parseConfig(minimal('[image]\nreference = "q.io/x/y:1"\ncompression = "xz"\n'), "a.toml"),
+    ).toThrowError(/image\.compression/);
   });
 
   it("rejects references without a tag, with a digest, or malformed", () => {

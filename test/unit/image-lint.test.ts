@@ -101,6 +101,20 @@ describe("lintTree", () => {
     expect(finding?.message).toMatch(/^2 kernels in \/usr\/lib\/modules/);
   });
 
+  it("requires zstd in an ostree image pushed with zstd layers (atomiso-update unpacks them)", async () => {
+    const zstd = { ...LIMIT, compression: "zstd" as const };
+    expect((await lintTree(root, META, zstd)).findings.map(formatFinding)).toEqual([
+      expect.stringMatching(
+        /^error: zstd: image.compression = "zstd" but the image has no \/usr\/bin\/zstd/,
+      ),
+    ]);
+    await put(root, "usr/bin/zstd", "");
+    expect((await lintTree(root, META, zstd)).findings).toEqual([]);
+    // gzip layers need nothing more.
+    await unlink(join(root, "usr/bin/zstd"));
+    expect((await lintTree(root, META, { ...LIMIT, compression: "gzip" })).findings).toEqual([]);
+  });
+
   it("reports a missing ostree for the ostree backend", async () => {
     await unlink(join(root, "usr/bin/ostree"));
     const report = await lint();

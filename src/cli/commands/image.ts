@@ -50,7 +50,12 @@ function reportLint(result: LintImageResult, failWith?: string): void {
 
 async function lintSettings(s: ImageSettings, reporter: Reporter): Promise<LintImageResult> {
   return reporter.step(`Lint ${s.tag}`, () =>
-    lintImage(s.tag, { maxSizeBytes: s.maxSizeBytes, tlsVerify: s.tlsVerify, reporter }),
+    lintImage(s.tag, {
+      maxSizeBytes: s.maxSizeBytes,
+      compression: s.compression,
+      tlsVerify: s.tlsVerify,
+      reporter,
+    }),
   );
 }
 
@@ -147,6 +152,7 @@ export function registerImage(program: Command, globals: () => GlobalOptions): v
         const result = await lintImage(ref, {
           maxSizeBytes: maxSizeMib * 1024 * 1024,
           tlsVerify: opts.tlsVerify ? opts.tlsVerify === "true" : (profile?.tls_verify ?? true),
+          ...(profile?.compression ? { compression: profile.compression } : {}),
           ...(opts.authfile ? { authFile: opts.authfile } : {}),
           reporter: reporterFor(g),
         });
