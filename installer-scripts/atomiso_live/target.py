@@ -115,6 +115,21 @@ def enable_timer(deployment, unit):
     return True
 
 
+def mask_gpt_auto(deployment):
+    """Masks systemd-gpt-auto-generator in the deployment's /etc (a /dev/null link, as
+    `systemctl mask` does for units). Called when /var/home is a partition of its own: the
+    generator mounts a partition typed "Linux home" (ours, or an old system's reused one) at
+    /home, which is a symlink on an ostree system, and the boot stops in emergency mode. The
+    installed system names every mount in fstab and root= on its command line, so it never
+    needs the generator."""
+    gens = in_root(deployment, "/etc/systemd/system-generators")
+    os.makedirs(gens, mode=0o755, exist_ok=True)
+    link = os.path.join(gens, "systemd-gpt-auto-generator")
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink("/dev/null", link)
+
+
 # ---- crypttab, fstab ----
 
 def crypttab_lines(existing, uuids):

@@ -162,10 +162,6 @@ class DeploymentTest(unittest.TestCase):
             self.assertEqual(target.ensure_var_targets(dep, var), [])
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class EnableTimerTest(unittest.TestCase):
     def test_links_the_image_timer_into_timers_target_wants(self):
         with tempfile.TemporaryDirectory() as d:
@@ -183,3 +179,26 @@ class EnableTimerTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             self.assertFalse(target.enable_timer(d, target.AUTO_UPDATE_TIMER))
             self.assertEqual(os.listdir(d), [])
+
+
+class MaskGptAutoTest(unittest.TestCase):
+    def test_links_the_generator_to_dev_null_in_etc(self):
+        with tempfile.TemporaryDirectory() as d:
+            os.makedirs(os.path.join(d, "etc"))
+            target.mask_gpt_auto(d)
+            link = os.path.join(d, "etc/systemd/system-generators/systemd-gpt-auto-generator")
+            self.assertEqual(os.readlink(link), "/dev/null")
+            # Again (an install repeated on the same tree): the same link, no error.
+            target.mask_gpt_auto(d)
+            self.assertEqual(os.readlink(link), "/dev/null")
+
+    def test_follows_an_etc_symlink_inside_the_deployment(self):
+        with tempfile.TemporaryDirectory() as d:
+            os.makedirs(os.path.join(d, "usr/etc"))
+            os.symlink("/usr/etc", os.path.join(d, "etc"))
+            target.mask_gpt_auto(d)
+            self.assertTrue(os.path.islink(os.path.join(d, "usr/etc/systemd/system-generators/systemd-gpt-auto-generator")))
+
+
+if __name__ == "__main__":
+    unittest.main()

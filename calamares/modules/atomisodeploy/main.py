@@ -259,6 +259,9 @@ def add_home(deployment, layout):
         ) from None
     target.add_fstab_lines(deployment, [line])
     libcalamares.utils.debug("atomisodeploy: fstab: " + line)
+    if home.subvolume is None:
+        target.mask_gpt_auto(deployment)
+        libcalamares.utils.debug("atomisodeploy: systemd-gpt-auto-generator masked (a /var/home partition)")
 
 
 def fix_partition_types(disk, created):
