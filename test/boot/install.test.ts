@@ -206,7 +206,9 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
           console.log(
             `[${c.name}] ISO ${sizes.online >> 20} MiB (embedded: ${sizes.embedded >> 20} MiB)`,
           );
-          expect(sizes.embedded - sizes.online).toBeGreaterThan(lock.size * 0.9);
+          // The online ISO leaves the image out but its live root carries skopeo (about 20 MiB):
+          // the difference is the image less that.
+          expect(sizes.embedded - sizes.online).toBeGreaterThan(lock.size - 40 * 2 ** 20);
         }
         // Beside Windows: the laptop's disk and its NVRAM (Windows Boot Manager first), which
         // the install guest writes its own entry into and the host reads back afterwards.
