@@ -4,6 +4,7 @@
 // high-contrast palette Calamares takes when the kernel command line asks for it.
 import type { RenderedFile } from "./file-tree.js";
 import { toIni } from "./ini.js";
+import { encodePng, type Rgba } from "./png.js";
 
 /** The openbox keybinding (rc.xml syntax: W = Super, A = Alt) that starts and stops Orca. */
 export const SCREEN_READER_KEY = "W-A-s";
@@ -101,6 +102,59 @@ function networkFiles(user: string): RenderedFile[] {
   ];
 }
 
+const ICON_SIZE = 24;
+const CLEAR: Rgba = [0, 0, 0, 0];
+const WHITE: Rgba = [255, 255, 255, 255];
+const GREY: Rgba = [110, 110, 110, 255];
+const YELLOW: Rgba = [255, 220, 0, 255];
+const RED: Rgba = [255, 70, 70, 255];
+
+/** Four signal bars, the first `lit` of them in `colour`, the rest grey; `cross` strikes them. */
+function barsIcon(lit: number, colour: Rgba, cross = false): Buffer {
+  return encodePng(ICON_SIZE, ICON_SIZE, (x, y) => {
+    if (cross && Math.abs(x - y) <= 1 && x >= 2 && x <= 21) return RED;
+    const bar = Math.floor((x - 2) / 5);
+    if (x < 2 || bar > 3 || (x - 2) % 5 === 4) return CLEAR;
+    const top = 18 - bar * 5;
+    if (y < top || y > 21) return CLEAR;
+    return bar < lit ? colour : GREY;
+  });
+}
+
+/** A wired network: two boxes joined by a line (struck through when disconnected). */
+function wiredIcon(colour: Rgba, cross = false): Buffer {
+  return encodePng(ICON_SIZE, ICON_SIZE, (x, y) => {
+    if (cross && Math.abs(x - (23 - y)) <= 1 && x >= 2 && x <= 21) return RED;
+    const box = (x0: number, y0: number) => x >= x0 && x < x0 + 8 && y >= y0 && y < y0 + 7;
+    if (box(2, 3) || box(14, 14)) return colour;
+    if ((x === 5 || x === 6) && y >= 10 && y <= 17) return colour;
+    if (y >= 16 && y <= 17 && x >= 5 && x < 14) return colour;
+    return CLEAR;
+  });
+}
+
+/**
+ * The tray applet's icons. nm-tray asks the icon theme for freedesktop names and has no
+ * fallback of its own; the live root has no icon theme (and Qt no SVG icon engine), so the
+ * icon would be empty. Qt looks up names no theme has as PNG files in /usr/share/pixmaps.
+ */
+function trayIcons(): RenderedFile[] {
+  const icons: [string, Buffer][] = [
+    ["network-wired", wiredIcon(WHITE)],
+    ["network-wired-disconnected", wiredIcon(GREY, true)],
+    ["network-offline", barsIcon(0, GREY, true)],
+    ["network-wireless-disconnected", barsIcon(0, GREY, true)],
+    ["network-wireless-acquiring", barsIcon(4, YELLOW)],
+    ["network-wireless-signal-none", barsIcon(0, WHITE)],
+    ["network-wireless-signal-weak", barsIcon(1, WHITE)],
+    ["network-wireless-signal-ok", barsIcon(2, WHITE)],
+    ["network-wireless-signal-good", barsIcon(3, WHITE)],
+    ["network-wireless-signal-excellent", barsIcon(4, WHITE)],
+    ["preferences-system-network", barsIcon(4, WHITE)],
+  ];
+  return icons.map(([name, png]) => ({ path: `usr/share/pixmaps/${name}.png`, content: png }));
+}
+
 /** Fragments live-configure puts into a copy of openbox's own rc.xml (openbox-rc). */
 function openboxFragments(accessibility: boolean): RenderedFile[] {
   const keyboard = accessibility
@@ -136,5 +190,10 @@ export function renderLiveSessionFiles(user: string, accessibility: boolean): Re
   // The name is written into a JavaScript string (the schema allows no more than this).
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user))
     throw new Error(`live user ${JSON.stringify(user)} is not a plain user name`);
-  return [...networkFiles(user), ...openboxFragments(accessibility), ...highContrastFiles()];
+  return [
+    ...networkFiles(user),
+    ...trayIcons(),
+    ...openboxFragments(accessibility),
+    ...highContrastFiles(),
+  ];
 }

@@ -54,6 +54,9 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
         smp: 1,
         memoryMiB: 3072,
         runDir,
+        // A NIC for NetworkManager to bring up: QEMU's user network, isolated (restrict=on); a
+        // guest has a NIC only with a forward, and this one is never used.
+        guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 9, hostPort: 9 }],
       });
       const g = guest;
       const started = Date.now();

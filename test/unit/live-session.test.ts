@@ -38,6 +38,26 @@ describe("live session files", () => {
       expect(BASE_PACKAGES).not.toContain(p);
   });
 
+  it("gives the tray applet an icon for every name it asks for (no icon theme in the live root)", () => {
+    const files = renderLiveSessionFiles("live", false);
+    // nm-tray's names (src/icons.cpp: the plain ones after the -symbolic ones no theme has).
+    const names = [
+      "network-offline",
+      "network-wired",
+      "network-wired-disconnected",
+      "network-wireless-disconnected",
+      "network-wireless-acquiring",
+      ...["none", "weak", "ok", "good", "excellent"].map((s) => `network-wireless-signal-${s}`),
+    ];
+    for (const name of names) {
+      const png = files.find((f) => f.path === `usr/share/pixmaps/${name}.png`)?.content;
+      if (!(png instanceof Uint8Array)) throw new Error(`no icon ${name}`);
+      const b = Buffer.from(png);
+      expect(b.subarray(1, 4).toString("ascii")).toBe("PNG");
+      expect([b.readUInt32BE(16), b.readUInt32BE(20)]).toEqual([24, 24]);
+    }
+  });
+
   it("lets only the live user change NetworkManager's connections without a password", () => {
     const rule = text(
       renderLiveSessionFiles("installer", false),
