@@ -35,9 +35,7 @@ async function freeDisplay(): Promise<number> {
 
 describe("the installer session's openbox configuration (real openbox on Xvfb)", async () => {
   const work = await mkdtemp(join(tmpdir(), "atomiso-openbox-"));
-  const started: SpawnedProcess[] = [];
   afterAll(async () => {
-    for (const p of started.reverse()) await p.stop();
     await rm(work, { recursive: true, force: true });
   });
 
@@ -69,39 +67,42 @@ describe("the installer session's openbox configuration (real openbox on Xvfb)",
     return { rc, record };
   }
 
+  /** Runs openbox with `rc` on a new Xvfb, presses Super+Alt+S, stops both again. */
   async function pressSuperAltS(rc: string): Promise<void> {
     const display = `:${await freeDisplay()}`;
-    const xvfb = spawnProcess(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"]);
-    started.push(xvfb);
     const env = { DISPLAY: display };
-    for (let i = 0; !(await exists(`/tmp/.X11-unix/X${display.slice(1)}`)); i++) {
-      if (i > 100) throw new Error("Xvfb did not start");
-      await sleep(100);
-    }
-    const errors: string[] = [];
-    const openbox = spawnProcess(["openbox", "--config-file", rc, "--sm-disable"], {
-      env,
-      onLine: (line) => errors.push(line),
-    });
-    started.push(openbox);
-    // openbox has taken the screen once it names itself on the root window.
-    for (let i = 0; ; i++) {
-      const r = await run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], {
+    const xvfb = spawnProcess(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"]);
+    let openbox: SpawnedProcess | undefined;
+    try {
+      for (let i = 0; !(await exists(`/tmp/.X11-unix/X${display.slice(1)}`)); i++) {
+        if (i > 100) throw new Error("Xvfb did not start");
+        await sleep(100);
+      }
+      const errors: string[] = [];
+      openbox = spawnProcess(["openbox", "--config-file", rc, "--sm-disable"], {
         env,
-        okExitCodes: [0, 1],
+        onLine: (line) => errors.push(line),
       });
-      if (/window id/.test(r.stdout)) break;
-      if (i > 100) throw new Error(`openbox did not start: ${errors.join("\n")}`);
-      await sleep(100);
+      // openbox has taken the screen once it names itself on the root window.
+      for (let i = 0; ; i++) {
+        const r = await run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], {
+          env,
+          okExitCodes: [0, 1],
+        });
+        if (/window id/.test(r.stdout)) break;
+        if (i > 100) throw new Error(`openbox did not start: ${errors.join("\n")}`);
+        await sleep(100);
+      }
+      await run(["xdotool", "key", "super+alt+s"], { env });
+      await sleep(2000);
+      // openbox reports a bad key name or action in its configuration on stderr (the Debian
+      // menu file that update-menus writes is missing on this host, and not ours).
+      const complaints = errors.filter((l) => /Openbox-Message|Invalid|Unable/i.test(l));
+      expect(complaints.filter((l) => !/valid menu file/.test(l))).toEqual([]);
+    } finally {
+      await openbox?.stop();
+      await xvfb.stop();
     }
-    await run(["xdotool", "key", "super+alt+s"], { env });
-    await sleep(2000);
-    // openbox reports a bad key name or action in its configuration on stderr (the Debian
-    // menu file that update-menus writes is missing on this host, and not ours).
-    const complaints = errors.filter((l) => /Openbox-Message|Invalid|Unable/i.test(l));
-    expect(complaints.filter((l) => !/valid menu file/.test(l))).toEqual([]);
-    await openbox.stop();
-    await xvfb.stop();
   }
 
   it("runs the screen reader toggle on Super+Alt+S with [live] accessibility", async () => {
