@@ -134,6 +134,12 @@ const live = z
       .describe(
         'For debugging: OpenSSH public keys (each a .pub file\'s line, "ssh-ed25519 AAAA… comment"). When set, the live system runs an SSH server that lets exactly these keys log in as the live user (no passwords, no root login; host keys made at each boot). Off by default: without keys openssh-server is not in the live root.',
       ),
+    accessibility: z
+      .boolean()
+      .default(false)
+      .describe(
+        "A screen reader in the installer session: Orca with speech (speech-dispatcher, eSpeak NG) and the AT-SPI bus Calamares' Qt talks to; the user starts and stops it with Super+Alt+S. About 47 MiB more in the live system (docs/live-system.md), so off by default. The high-contrast boot entry is always there.",
+      ),
   })
   .describe("The live environment the installer runs in.");
 

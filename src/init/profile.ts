@@ -45,6 +45,8 @@ hostname = ${str(`${id}-live`.slice(0, 63))}
 user = "live"
 # Extra packages for the live environment (atomiso's base set is always installed).
 packages = []
+# The screen reader (Orca, started with Super+Alt+S in the installer session).
+accessibility = true
 
 [iso]
 volume_id = ${str(volumeIdFor(names))}

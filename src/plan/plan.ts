@@ -161,7 +161,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
   const packages = livePackages(
     await installNeeds(loaded, options.noPayload === true),
     c.live.packages,
-    { sshServer: c.live.ssh_keys.length > 0 },
+    { sshServer: c.live.ssh_keys.length > 0, accessibility: c.live.accessibility },
   );
   const bootstrap = planned(
     bootstrapStage,
@@ -230,6 +230,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
         }
       : {}),
     ...(c.live.ssh_keys.length > 0 ? { sshKeys: c.live.ssh_keys } : {}),
+    ...(c.live.accessibility ? { accessibility: true } : {}),
   };
   if (liveFiles.signing) liveKeys.signingKey = await hashFile(liveFiles.signing.publicKey);
   const liveConfig = planned(

@@ -1,5 +1,6 @@
-// The ISO's GRUB menu: "Install <product>" and a debug entry with a root shell on ttyS0. Every
-// profile string is a GRUB word quoted by grubWord (the schema restricts them already).
+// The ISO's GRUB menu: "Install <product>", the same with a high-contrast installer, and a debug
+// entry with a root shell on ttyS0. Every profile string is a GRUB word quoted by grubWord (the
+// schema restricts them already).
 import { renderTemplate } from "./ejs.js";
 import { grubComment, grubString, grubWord } from "./escape/grub.js";
 
@@ -89,8 +90,8 @@ function grubMenuColors(colors: { background: string; text: string }) {
 /**
  * Kernel arguments of the live system. The serial console comes first so tty0 stays
  * /dev/console. nonetworking: live-boot's initramfs would write an ifupdown
- * /etc/network/interfaces (the live root has no /etc/network: systemd-networkd configures the
- * wired network, see live-files.ts) after another udev trigger and settle; it is for net-booted
+ * /etc/network/interfaces (the live root has no /etc/network: NetworkManager configures the
+ * network, see live-session.ts) after another udev trigger and settle; it is for net-booted
  * roots, which a live ISO is not.
  */
 export function liveKernelArgs(extra: readonly string[], debug: boolean): string[] {
@@ -98,6 +99,9 @@ export function liveKernelArgs(extra: readonly string[], debug: boolean): string
   if (debug) return [...base, "systemd.debug_shell=ttyS0", "systemd.log_level=info", ...extra];
   return [...base, "quiet", ...extra];
 }
+
+/** Read by the installer session: Calamares with a high-contrast palette (live-session.ts). */
+export const HIGH_CONTRAST_ARG = "atomiso.contrast=high";
 
 export function renderGrubCfg(o: GrubCfgOptions): string {
   if (!Number.isInteger(o.timeout) || o.timeout < 0) throw new Error("bad GRUB timeout");
@@ -109,6 +113,11 @@ export function renderGrubCfg(o: GrubCfgOptions): string {
     debugTitle: grubString(`Install ${o.productName} (debug: root shell on serial console)`),
     loading: grubString(`Loading ${o.productName} installer...`),
     installArgs: liveKernelArgs(o.extraKernelArgs, false).map(grubWord).join(" "),
+    highContrastTitle: grubString(`Install ${o.productName} (high contrast)`),
+    // Before the profile's arguments, which stay last (as in the other entries).
+    highContrastArgs: liveKernelArgs([HIGH_CONTRAST_ARG, ...o.extraKernelArgs], false)
+      .map(grubWord)
+      .join(" "),
     debugArgs: liveKernelArgs(o.extraKernelArgs, true).map(grubWord).join(" "),
   });
 }

@@ -10,6 +10,7 @@ import { desktopEntryValue } from "./escape/desktop-entry.js";
 import { osReleaseValue } from "./escape/os-release.js";
 import type { RenderedFile } from "./file-tree.js";
 import { toIni } from "./ini.js";
+import { renderLiveSessionFiles } from "./live-session.js";
 import { renderLiveSshFiles } from "./live-ssh.js";
 
 export interface LiveFilesOptions {
@@ -23,6 +24,8 @@ export interface LiveFilesOptions {
   signing?: LiveSigningOptions;
   /** [live] ssh_keys: an SSH server for these keys (live-ssh.ts). */
   sshKeys?: string[];
+  /** [live] accessibility: the screen reader's key (live-session.ts). */
+  accessibility?: boolean;
 }
 
 export interface LiveSigningOptions {
@@ -103,11 +106,6 @@ function installerFiles(): RenderedFile[] {
         },
         Install: { WantedBy: "multi-user.target" },
       }),
-    },
-    // Every wired interface by DHCP, for online installs (no wait-online: nothing waits).
-    {
-      path: "etc/systemd/network/80-atomiso-live-wired.network",
-      content: toIni({ Match: { Type: "ether" }, Network: { DHCP: "yes" } }),
     },
     // An unattended install runs without X: no display manager, no installer session. Its
     // progress owns tty1 and ttyS0: a getty there hangs up the service's open terminals when
@@ -195,10 +193,13 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
     },
     script("installer-session", "usr/libexec/atomiso/installer-session"),
     script("live-marker", "usr/libexec/atomiso/live-marker"),
+    script("openbox-rc", "usr/libexec/atomiso/openbox-rc"),
+    script("screen-reader", "usr/libexec/atomiso/screen-reader"),
     ...installerFiles(),
     ...(o.signing
       ? renderSigningFiles({ ...o.signing, publicKey: readFileSync(o.signing.publicKey) })
       : []),
     ...renderLiveSshFiles(o.user, o.sshKeys ?? []),
+    ...renderLiveSessionFiles(o.user, o.accessibility === true),
   ];
 }

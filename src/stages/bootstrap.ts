@@ -76,10 +76,25 @@ export const BASE_PACKAGES = [
   "locales",
   "xkb-data",
   "kbd",
-  // Wired network by DHCP (systemd-networkd) with DNS (resolved): online installs pull the
-  // image from its registry.
+  // NetworkManager manages every NIC (wired by DHCP on its own; Wi-Fi through the tray applet,
+  // with wpasupplicant and the regulatory database), DNS through resolved: online installs
+  // pull the image from its registry. Wi-Fi firmware is the profile's choice (docs/live-system.md).
+  "network-manager",
+  "wpasupplicant",
+  "wireless-regdb",
   "systemd-resolved",
+  // The tray applet (Qt, talks to NetworkManager) and a tray for it (openbox has no panel).
+  // nm-tray needs some x-terminal-emulator: xterm is the smallest (else apt takes qterminal).
+  "nm-tray",
+  "stalonetray",
+  "xterm",
+  // The high-contrast palette for Calamares (atomiso.contrast=high): qt6ct's platform theme.
+  "qt6ct",
 ];
+
+/** [live] accessibility: the screen reader and its speech (Orca pulls in AT-SPI, GTK and
+ * speech-dispatcher; the eSpeak NG module is only a recommendation of speech-dispatcher). */
+export const ACCESSIBILITY_PACKAGES = ["orca", "speech-dispatcher-espeak-ng", "at-spi2-core"];
 
 /** What the pinned image needs to be installed; "none" when the ISO carries no install plan
  * (no [image], or --no-payload without a lock to read the backend from). */
@@ -103,19 +118,21 @@ export function installerPackages(needs: InstallNeeds): string[] {
 }
 
 /**
- * Every package of the live root: the base set, the installer tools, the profile's, and the
- * SSH server only when [live] ssh_keys asks for one.
+ * Every package of the live root: the base set, the installer tools, the profile's, the SSH
+ * server only when [live] ssh_keys asks for one, the screen reader only with [live]
+ * accessibility.
  */
 export function livePackages(
   needs: InstallNeeds,
   profilePackages: readonly string[],
-  options: { sshServer?: boolean } = {},
+  options: { sshServer?: boolean; accessibility?: boolean } = {},
 ): string[] {
   return [
     ...new Set([
       ...BASE_PACKAGES,
       ...installerPackages(needs),
       ...(options.sshServer ? ["openssh-server"] : []),
+      ...(options.accessibility ? ACCESSIBILITY_PACKAGES : []),
       ...profilePackages,
     ]),
   ].sort();

@@ -1,5 +1,8 @@
 // The example ISO boots to the Calamares welcome page on SeaBIOS and OVMF, from a CD drive
-// and as a plain disk (the dd'ed USB stick case), with and without Secure Boot.
+// and as a plain disk (the dd'ed USB stick case), with and without Secure Boot. The SeaBIOS CD
+// boot also checks the installer session around Calamares: NetworkManager has connected the
+// wired NIC, and Super+Alt+S starts the screen reader and stops it again (live-marker reports
+// both on the serial console).
 
 import { mkdir, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
@@ -9,22 +12,106 @@ import {
   REQUIREMENTS_NOT_MET,
   WAITING_FOR_MODULES,
 } from "../../src/cli/commands/test-boot.js";
-import { bootIso, createBlankDisk, type Firmware, type Media } from "../../src/qemu/index.js";
+import {
+  bootIso,
+  createBlankDisk,
+  DEFAULT_MARKER,
+  type Firmware,
+  type Guest,
+  launchGuest,
+  type Media,
+  pressKeys,
+  waitForScreen,
+} from "../../src/qemu/index.js";
+
+const WELCOME = ["Welcome to the ParticleOS 0.1.0 installer", ALL_REQUIREMENTS_MET];
+const NOT_READY = [WAITING_FOR_MODULES, REQUIREMENTS_NOT_MET];
 
 const cases: { firmware: Firmware; media: Media }[] = [
-  { firmware: "bios", media: "cdrom" },
   { firmware: "uefi", media: "cdrom" },
   { firmware: "bios", media: "usb" },
   { firmware: "uefi-secureboot", media: "usb" },
 ];
 
+async function blankTarget(name: string): Promise<string> {
+  await mkdir("test-artifacts/boot", { recursive: true });
+  const dir = await mkdtemp(join("test-artifacts/boot", `disk-${name}-`));
+  // A blank 20 GiB disk, so the welcome page's storage requirement can pass.
+  return createBlankDisk(join(dir, "target.qcow2"), 20);
+}
+
 describe.concurrent("live ISO boots to the Calamares welcome page", () => {
+  it("bios / cdrom, with the network and the screen reader in the session", async () => {
+    const target = await blankTarget("bios-cdrom");
+    const runDir = await mkdtemp(join("test-artifacts/boot", "bios-cdrom-session-"));
+    let guest: Guest | undefined;
+    try {
+      guest = await launchGuest({
+        firmware: "bios",
+        iso: inject("isoPath"),
+        media: "cdrom",
+        disks: [{ path: target }],
+        smp: 1,
+        memoryMiB: 3072,
+        runDir,
+        // A NIC for NetworkManager to bring up: QEMU's user network, isolated (restrict=on); a
+        // guest has a NIC only with a forward, and this one is never used.
+        guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 9, hostPort: 9 }],
+      });
+      const g = guest;
+      const started = Date.now();
+      const marker = await g.serial.waitFor(DEFAULT_MARKER, {
+        timeoutMs: 15 * 60_000,
+        signal: g.signal,
+      });
+      expect(marker.line).toContain("firmware=bios");
+      const welcome = await waitForScreen(g.qmp, runDir, {
+        name: "welcome",
+        expect: WELCOME,
+        reject: NOT_READY,
+        timeoutMs: 10 * 60_000,
+        intervalMs: 10_000,
+        signal: g.signal,
+      });
+      expect(welcome.text).toContain("ParticleOS");
+      console.log(
+        `bios/cdrom: welcome page ready after ${((Date.now() - started) / 1000).toFixed(0)}s (${welcome.png})`,
+      );
+
+      // NetworkManager, not systemd-networkd, brought the wired NIC up (by DHCP).
+      const network = await g.serial.waitFor(
+        /ATOMISO-MARKER network [^\s:]+:ethernet:connected\b/,
+        { timeoutMs: 5 * 60_000, signal: g.signal },
+      );
+      console.log(`bios/cdrom: ${network.line}`);
+
+      // Super+Alt+S (openbox's binding) starts Orca; it must still run 6 s later.
+      const since = g.serial.text().length;
+      await pressKeys(g.qmp, "meta_l-alt-s");
+      const reader = await g.serial.waitFor(/ATOMISO-MARKER screen-reader-running\b/, {
+        since,
+        timeoutMs: 4 * 60_000,
+        signal: g.signal,
+      });
+      console.log(
+        `bios/cdrom: screen reader running ${(reader.elapsedMs / 1000).toFixed(0)}s after the key`,
+      );
+      // The same key stops it.
+      const running = g.serial.text().length;
+      await pressKeys(g.qmp, "meta_l-alt-s");
+      await g.serial.waitFor(/ATOMISO-MARKER screen-reader-stopped\b/, {
+        since: running,
+        timeoutMs: 2 * 60_000,
+        signal: g.signal,
+      });
+    } finally {
+      await guest?.stop();
+    }
+  });
+
   for (const { firmware, media } of cases) {
     it(`${firmware} / ${media}`, async () => {
-      await mkdir("test-artifacts/boot", { recursive: true });
-      const dir = await mkdtemp(join("test-artifacts/boot", `disk-${firmware}-${media}-`));
-      // A blank 20 GiB disk, so the welcome page's storage requirement can pass.
-      const target = await createBlankDisk(join(dir, "target.qcow2"), 20);
+      const target = await blankTarget(`${firmware}-${media}`);
       const result = await bootIso({
         iso: inject("isoPath"),
         firmware,
@@ -33,8 +120,8 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
         memoryMiB: 3072,
         artifactsDir: "test-artifacts/boot",
         // Shown once every module has loaded and every requirement passed.
-        expectText: ["Welcome to the ParticleOS 0.1.0 installer", ALL_REQUIREMENTS_MET],
-        rejectText: [WAITING_FOR_MODULES, REQUIREMENTS_NOT_MET],
+        expectText: WELCOME,
+        rejectText: NOT_READY,
         disks: [{ path: target }],
       });
       expect(result.firmwareMode).toBe(firmware === "bios" ? "bios" : "uefi");

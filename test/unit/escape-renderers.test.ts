@@ -87,10 +87,16 @@ describe("hostile strings read back unchanged", () => {
       );
       expect(cfg.entries.map((e) => e.title)).toEqual([
         `Install ${name}`,
+        `Install ${name} (high contrast)`,
         `Install ${name} (debug: root shell on serial console)`,
         "UEFI firmware settings",
       ]);
-      expect(cfg.entries.map((e) => e.id)).toEqual(["install", "debug", "uefi-firmware"]);
+      expect(cfg.entries.map((e) => e.id)).toEqual([
+        "install",
+        "high-contrast",
+        "debug",
+        "uefi-firmware",
+      ]);
       expect(cfg.echo).toEqual([`Loading ${name} installer...`]);
       for (const linux of cfg.linux) expect(linux.slice(-2)).toEqual(args);
     }

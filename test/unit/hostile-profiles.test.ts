@@ -696,7 +696,7 @@ async function readBack(file: string): Promise<void> {
     }),
   );
   expect(grub.entries[0]?.title).toBe(`Install ${name}`);
-  expect(grub.entries).toHaveLength(3);
+  expect(grub.entries).toHaveLength(4);
   for (const args of grub.linux)
     expect(args.slice(args.length - c.iso.kernel_args.length)).toEqual(c.iso.kernel_args);
 
