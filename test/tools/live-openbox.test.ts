@@ -74,8 +74,11 @@ describe("the installer session's openbox configuration (real openbox on Xvfb)",
     const xvfb = spawnProcess(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"]);
     let openbox: SpawnedProcess | undefined;
     try {
-      for (let i = 0; !(await exists(`/tmp/.X11-unix/X${display.slice(1)}`)); i++) {
-        if (i > 100) throw new Error("Xvfb did not start");
+      // Xvfb accepts clients once the root window answers (its socket appears earlier).
+      for (let i = 0; ; i++) {
+        const up = await run(["xprop", "-root", "-len", "0"], { env, okExitCodes: [0, 1] });
+        if (up.exitCode === 0) break;
+        if (i > 200) throw new Error("Xvfb did not start");
         await sleep(100);
       }
       const errors: string[] = [];

@@ -204,13 +204,13 @@ describe("the installed GRUB menu, read on the host", async () => {
       join(work, "vars.fd"),
     );
     const windowsFirst = await dualBootFindings(disk.image, disk, vars);
-    expect(() => expectDualBoot(windowsFirst, disk)).toThrow();
+    expect(() => expectDualBoot(windowsFirst, disk, "ParticleOS")).toThrow();
     const store = await readVarStore(vars);
     addBootEntry(
       store,
       {
         attributes: LOAD_OPTION_ACTIVE,
-        description: "debian",
+        description: "ParticleOS",
         devicePath: diskFileDevicePath(disk.esp, "\\EFI\\debian\\shimx64.efi"),
         optionalData: Buffer.alloc(0),
       },
@@ -219,9 +219,9 @@ describe("the installed GRUB menu, read on the host", async () => {
     await writeVarStore(vars, store);
     const found = await dualBootFindings(disk.image, disk, vars);
     expect(describeBootOrder(found.bootOrder)).toMatch(
-      /^Boot0001 debian: HD\(1,GPT,.*\nBoot0000 Windows Boot Manager: /,
+      /^Boot0001 ParticleOS: HD\(1,GPT,.*\nBoot0000 Windows Boot Manager: /,
     );
-    expectDualBoot(found, disk);
+    expectDualBoot(found, disk, "ParticleOS");
   });
 
   it("finds boot/loader/grub.cfg on an ext4 root when there is no separate /boot", async () => {
