@@ -102,8 +102,8 @@ export async function waitForScreen(
 
 /**
  * Moves the pointer to (x, y) of a width × height screen, clicks there and moves it to the
- * bottom left corner. Needs the guest's
- * USB tablet (MachineSpec.tablet): QMP "abs" coordinates run from 0 to 0x7fff on each axis.
+ * bottom left corner. Needs the guest's USB tablet (MachineSpec.tablet): QMP "abs"
+ * coordinates run from 0 to 0x7fff on each axis.
  */
 export async function clickAt(
   qmp: QmpClient,
