@@ -7,10 +7,11 @@
 // private mount namespace. Host seconds are far below a TCG guest's; the ratios between the
 // variants, measured side by side, are the figure.
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { safeRemove } from "../mounts/safe-remove.js";
 import { packageRoot } from "../paths.js";
+import { writeDeployHarness } from "../tools/deploy-harness.js";
 import { run } from "../tools/exec.js";
 import { inPrivateMountNamespace } from "../tools/namespace.js";
 
@@ -37,47 +38,6 @@ export function parseTimings(stdout: string): Record<string, number> {
   }
   return out;
 }
-
-// Mounts the target (root, /boot) and binds payload and scripts into the image's tree, then
-// runs the command in a chroot of it. Started under unshare --mount --propagation private: the
-// trap unmounts in reverse order, and the namespace drops whatever is left. The image may have
-// no zstd (the live system has it): then the host's is put on a tmpfs at /usr/local/bin.
-const HARNESS = `#!/bin/bash
-set -euo pipefail
-tools=$1 rootdev=$2 bootdev=$3 layout=$4 scripts=$5 out=$6
-shift 6
-if [ "$(readlink /proc/self/ns/mnt)" = "$(readlink /proc/1/ns/mnt)" ]; then
-  echo "harness: not in a private mount namespace" >&2
-  exit 1
-fi
-mounted=()
-cleanup() {
-  local i
-  for ((i = \${#mounted[@]} - 1; i >= 0; i--)); do umount --lazy --recursive "\${mounted[i]}" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-mnt() { local target=$1; shift; mount "$@" "$target"; mounted+=("$target"); }
-mnt "$tools" --bind "$tools"
-mnt "$tools/run" -t tmpfs -o mode=0755 tmpfs
-mnt "$tools/tmp" -t tmpfs -o mode=1777 tmpfs
-mnt "$tools/var/tmp" -t tmpfs -o mode=1777 tmpfs
-mnt "$tools/var/log" -t tmpfs -o mode=0755 tmpfs
-mkdir -p "$tools/run/target" "$tools/run/payload" "$tools/run/scripts" "$tools/run/out"
-mnt "$tools/run/target" "$rootdev"
-mkdir -p "$tools/run/target/boot"
-mnt "$tools/run/target/boot" "$bootdev"
-mnt "$tools/run/payload" --bind -o ro "$layout"
-mnt "$tools/run/scripts" --bind -o ro "$scripts"
-mnt "$tools/run/out" --bind "$out"
-mnt "$tools/dev" --rbind /dev
-mnt "$tools/proc" -t proc proc
-mnt "$tools/sys" --rbind /sys
-if [ ! -e "$tools/usr/bin/zstd" ]; then
-  mnt "$tools/usr/local/bin" -t tmpfs -o mode=0755 tmpfs
-  cp /usr/bin/zstd "$tools/usr/local/bin/zstd"
-fi
-chroot "$tools" "$@"
-`;
 
 interface Variant {
   name: string;
@@ -227,9 +187,7 @@ export async function measureInstallJob(
       { name: "zstd, these scripts", scripts, layout: zstd.dir, digest: zstd.digest },
     );
 
-    const harness = join(scratch, "harness");
-    await writeFile(harness, HARNESS);
-    await chmod(harness, 0o755);
+    const harness = await writeDeployHarness(scratch);
     const out = join(scratch, "out");
     await mkdir(out);
     loop = await makeDisk(join(scratch, "disk.img"));
@@ -247,6 +205,8 @@ export async function measureInstallJob(
           v.layout,
           v.scripts,
           out,
+          "rw",
+          "--",
           "/run/scripts/ostree-deploy",
           "--layout",
           "/run/payload",

@@ -12,7 +12,6 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import {
-  chmod,
   mkdir,
   mkdtemp,
   open,
@@ -32,6 +31,7 @@ import { imageSettings } from "../../src/image/settings.js";
 import { silentReporter } from "../../src/log/reporter.js";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
 import { defaultCacheDir } from "../../src/paths.js";
+import { writeDeployHarness } from "../../src/tools/deploy-harness.js";
 import { hasCommand, type RunResult, run } from "../../src/tools/exec.js";
 import { inPrivateMountNamespace } from "../../src/tools/namespace.js";
 
@@ -48,57 +48,6 @@ const REF = "particleos/system";
 const KARGS = ["console=ttyS0,115200", "quiet"];
 const GIB = 1024 * 1024 * 1024;
 const BIOS_BOOT_START = 2048;
-
-// Mounts the target (root, /boot below it; the ESP cannot be mounted on this host), binds the
-// payload, the deploy scripts and an output dir into the tools root, then runs a command in a
-// chroot of it. Run under unshare --mount --propagation private: every mount is undone in
-// reverse order by the trap, and the namespace drops whatever is left even on SIGKILL.
-const HARNESS = `#!/bin/bash
-# usage: harness TOOLS_ROOT ROOT_DEV BOOT_DEV LAYOUT SCRIPTS OUT rw|ro -- COMMAND...
-set -euo pipefail
-tools=$1 rootdev=$2 bootdev=$3 layout=$4 scripts=$5 out=$6 mode=$7
-shift 7
-[ "\${1:-}" = -- ] && shift
-if [ "$(readlink /proc/self/ns/mnt)" = "$(readlink /proc/1/ns/mnt)" ]; then
-  echo "harness: not in a private mount namespace" >&2
-  exit 1
-fi
-mounted=()
-cleanup() {
-  local i
-  for ((i = \${#mounted[@]} - 1; i >= 0; i--)); do
-    umount --lazy --recursive "\${mounted[i]}" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-mnt() { # mnt TARGET mount-args...
-  local target=$1
-  shift
-  mount "$@" "$target"
-  mounted+=("$target")
-}
-# / of the chroot must be a mount point (unshare --propagation inside it needs one), and
-# nothing may be written into the cached tools root.
-mnt "$tools" --bind "$tools"
-mnt "$tools/run" -t tmpfs -o mode=0755 tmpfs
-mnt "$tools/tmp" -t tmpfs -o mode=1777 tmpfs
-mnt "$tools/var/tmp" -t tmpfs -o mode=1777 tmpfs
-mnt "$tools/var/log" -t tmpfs -o mode=0755 tmpfs
-mkdir -p "$tools/run/target" "$tools/run/payload" "$tools/run/scripts" "$tools/run/out"
-mnt "$tools/run/target" -o "$mode" "$rootdev"
-[ "$mode" = ro ] || mkdir -p "$tools/run/target/boot"
-mnt "$tools/run/target/boot" -o "$mode" "$bootdev"
-[ "$mode" = ro ] || mkdir -p "$tools/run/target/boot/efi"
-mnt "$tools/run/payload" --bind -o ro "$layout"
-mnt "$tools/run/scripts" --bind -o ro "$scripts"
-mnt "$tools/run/out" --bind "$out"
-mnt "$tools/dev" --rbind /dev
-mnt "$tools/proc" -t proc proc
-mnt "$tools/sys" --rbind /sys
-chroot "$tools" "$@"
-`;
 
 interface Fixture {
   layout: string;
@@ -251,7 +200,7 @@ describe("ostree deploy backend on a loop-device disk", () => {
     return { image, loop, part };
   }
 
-  /** Runs COMMAND in the tools root with the target on `on` mounted (see HARNESS). */
+  /** Runs COMMAND in the tools root with the target on `on` mounted (src/tools/deploy-harness.ts). */
   function inTarget(
     command: string[],
     o: { mode?: "rw" | "ro"; layout?: string; ok?: number[]; on?: Disk } = {},
@@ -319,9 +268,7 @@ describe("ostree deploy backend on a loop-device disk", () => {
     work = await mkdtemp("/var/tmp/atomiso-ostree-deploy-");
     out = join(work, "out");
     await mkdir(out);
-    harness = join(work, "harness");
-    await writeFile(harness, HARNESS);
-    await chmod(harness, 0o755);
+    harness = await writeDeployHarness(work);
     fx = await ensureFixture(work);
     disk = await makeDisk("disk.img", 8 * GIB, 512, 1024);
     const uuid = async (dev: string) =>
