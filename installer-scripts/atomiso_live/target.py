@@ -106,13 +106,17 @@ def enable_timer(deployment, unit):
     source = "/usr/lib/systemd/system/" + unit
     if not os.path.isfile(in_root(deployment, source)):
         return False
-    wants = in_root(deployment, "/etc/systemd/system/timers.target.wants")
-    os.makedirs(wants, mode=0o755, exist_ok=True)
-    link = os.path.join(wants, unit)
+    _replace_link(in_root(deployment, "/etc/systemd/system/timers.target.wants"), unit, source)
+    return True
+
+
+def _replace_link(directory, name, points_to):
+    """directory/name -> points_to, replacing whatever was there (an install repeated)."""
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    link = os.path.join(directory, name)
     if os.path.lexists(link):
         os.unlink(link)
-    os.symlink(source, link)
-    return True
+    os.symlink(points_to, link)
 
 
 def mask_gpt_auto(deployment):
@@ -122,12 +126,7 @@ def mask_gpt_auto(deployment):
     /home, which is a symlink on an ostree system, and the boot stops in emergency mode. The
     installed system names every mount in fstab and root= on its command line, so it never
     needs the generator."""
-    gens = in_root(deployment, "/etc/systemd/system-generators")
-    os.makedirs(gens, mode=0o755, exist_ok=True)
-    link = os.path.join(gens, "systemd-gpt-auto-generator")
-    if os.path.lexists(link):
-        os.unlink(link)
-    os.symlink("/dev/null", link)
+    _replace_link(in_root(deployment, "/etc/systemd/system-generators"), "systemd-gpt-auto-generator", "/dev/null")
 
 
 # ---- crypttab, fstab ----
