@@ -88,11 +88,18 @@ describe("unattended installer (atomiso-install)", () => {
     const loop = (await run(["losetup", "--find", "--show", image])).stdout.trim();
     loops.push(loop);
     images.set(loop, image);
+    // Partitions a previous user of this loop device added (partx) outlive its detach: drop
+    // them, or "no partition appeared" below would see theirs.
+    await run(["partx", "--delete", loop], { okExitCodes: [0, 1] });
     return loop;
   }
 
   async function expectUntouched(loop: string): Promise<void> {
     const image = images.get(loop) ?? "";
+    // Still our disk: a partition node of another test's disk on a re-used loop name would
+    // otherwise read as one the installer made.
+    const backing = (await run(["losetup", "--noheadings", "--output", "BACK-FILE", loop])).stdout;
+    expect(backing.trim(), `${loop} is not attached to ${image} any more`).toBe(image);
     expect((await firstBytes(image, MiB)).every((b) => b === 0)).toBe(true);
     expect(existsSync(`${loop}p1`)).toBe(false);
   }
@@ -574,8 +581,12 @@ describe("unattended installer (atomiso-install)", () => {
           ),
         );
         expect(r.stdout).not.toMatch(/erasing/);
+        // The loop device now holds the other image: neither image was written.
+        expect(
+          (await firstBytes(join(work, `swap-a-${command}.img`), MiB)).every((b) => b === 0),
+        ).toBe(true);
+        images.set(swapped, other);
         await expectUntouched(swapped);
-        expect((await firstBytes(other, MiB)).every((b) => b === 0)).toBe(true);
       },
     );
 
