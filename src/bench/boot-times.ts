@@ -16,6 +16,7 @@ import { loadConfig } from "../config/load.js";
 import { silentReporter } from "../log/reporter.js";
 import { planIso } from "../plan/plan.js";
 import { bootIso } from "../qemu/boot.js";
+import { type BootAnalysis, bootAnalysis, describeBootAnalysis } from "../qemu/boot-analysis.js";
 import { createBlankDisk } from "../qemu/disk.js";
 
 /** The example ISO with its pinned image, issue 15 (before the live system was trimmed). */
@@ -27,6 +28,8 @@ export interface BootTime {
   firmware: "bios" | "uefi";
   markerSeconds: number;
   welcomeSeconds: number;
+  /** systemd's own account of the boot, when the live system reported one. */
+  analysis?: BootAnalysis;
 }
 
 /** Builds the example ISO (payload embedded; stages from the cache) into `scratch`, prints its
@@ -76,6 +79,7 @@ export async function bootTimes(
       firmware,
       markerSeconds: result.durations.markerMs / 1000,
       welcomeSeconds: (result.durations.markerMs + result.durations.screenMs) / 1000,
+      analysis: bootAnalysis(result.serialLog),
     });
   }
   console.log("\nboot to the welcome page (1 vCPU TCG; baseline: issue 15's measurement)");
@@ -84,6 +88,8 @@ export async function bootTimes(
     console.log(
       `  ${(t.firmware === "bios" ? "SeaBIOS" : "OVMF").padEnd(10)}Calamares running ${t.markerSeconds.toFixed(0).padStart(4)} s, welcome page ${t.welcomeSeconds.toFixed(0).padStart(4)} s  (was ${before} s, ${(t.welcomeSeconds / before).toFixed(2)}×)`,
     );
+    // Inside the guest: systemd's phases and slowest units (the rest is firmware and Calamares).
+    if (t.analysis) console.log(describeBootAnalysis(t.analysis).replace(/^/gm, "    "));
   }
   return times;
 }

@@ -12,6 +12,7 @@ import {
   REQUIREMENTS_NOT_MET,
   WAITING_FOR_MODULES,
 } from "../../src/cli/commands/test-boot.js";
+import { bootAnalysis, describeBootAnalysis } from "../../src/qemu/boot-analysis.js";
 import {
   bootIso,
   createBlankDisk,
@@ -129,6 +130,11 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
       expect(result.ocrText).toContain("ParticleOS");
       console.log(
         `${firmware}/${media}: Calamares after ${(result.durations.markerMs / 1000).toFixed(0)}s, welcome page ready after ${((result.durations.markerMs + result.durations.screenMs) / 1000).toFixed(0)}s (${result.finalScreenshot})`,
+      );
+      // Where the time went inside the guest (reported, not asserted: it varies with the load).
+      const analysis = bootAnalysis(result.serialLog);
+      console.log(
+        `${firmware}/${media}: ${analysis ? describeBootAnalysis(analysis) : "no boot analysis on the serial console yet"}`,
       );
     });
   }

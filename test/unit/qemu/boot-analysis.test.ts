@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import {
+  bootAnalysis,
+  describeBootAnalysis,
+  parseTimespan,
+} from "../../../src/qemu/boot-analysis.js";
+
+// Serial lines as live-marker writes them (systemd 257's output formats), between other
+// console output and with the carriage returns a serial console adds.
+const SERIAL = [
+  "[  OK  ] Started sddm.service - Simple Desktop Display Manager.",
+  "ATOMISO-MARKER live-system-up firmware=bios secureboot=0\r",
+  "ATOMISO-BOOT Startup finished in 3.512s (kernel) + 24.118s (initrd) + 1min 2.250s (userspace) = 1min 29.880s \r",
+  "ATOMISO-BOOT graphical.target reached after 1min 1.900s in userspace.",
+  "ATOMISO-BOOT      21.004s NetworkManager.service",
+  "ATOMISO-BOOT  1min 3.5s systemd-udev-settle.service",
+  "ATOMISO-BOOT         812ms polkit.service",
+  "ATOMISO-BOOT run-live-medium.mount",
+  "calamares: 16:00:01 [6]: Loaded module welcome",
+  'ATOMISO-BOOT The time when unit became active or started is printed after the "@" character.',
+  "ATOMISO-BOOT graphical.target @1min 1.900s",
+  "ATOMISO-BOOT └─sddm.service @40.100s +1.200s",
+  "ATOMISO-BOOT   └─systemd-user-sessions.service @39.900s +150ms",
+].join("\n");
+
+describe("boot analysis from the serial console", () => {
+  it("reads systemd's time spans", () => {
+    expect(parseTimespan("1min 2.250s")).toBeCloseTo(62.25);
+    expect(parseTimespan("812ms")).toBeCloseTo(0.812);
+    expect(parseTimespan("2h 1min 3s")).toBe(7263);
+    expect(parseTimespan("950us")).toBeCloseTo(0.00095);
+    expect(parseTimespan("soon")).toBeUndefined();
+    expect(parseTimespan("")).toBeUndefined();
+  });
+
+  it("splits the startup into phases, sorts the slowest units and keeps the chain", () => {
+    const a = bootAnalysis(SERIAL);
+    expect(a?.phases).toEqual({ kernel: 3.512, initrd: 24.118, userspace: 62.25 });
+    expect(a?.totalSeconds).toBeCloseTo(89.88);
+    expect(a?.slowest.map((u) => u.unit)).toEqual([
+      "systemd-udev-settle.service",
+      "NetworkManager.service",
+      "polkit.service",
+    ]);
+    expect(a?.criticalChain).toEqual([
+      "graphical.target @1min 1.900s",
+      "└─sddm.service @40.100s +1.200s",
+      "  └─systemd-user-sessions.service @39.900s +150ms",
+    ]);
+    expect(describeBootAnalysis(a as NonNullable<typeof a>, 2)).toBe(
+      [
+        "systemd: kernel 3.5 s + initrd 24.1 s + userspace 62.3 s = 89.9 s",
+        "slowest units: systemd-udev-settle.service 63.5 s, NetworkManager.service 21.0 s",
+      ].join("\n"),
+    );
+  });
+
+  it("firmware and loader phases (UEFI) are phases too", () => {
+    const a = bootAnalysis(
+      "ATOMISO-BOOT Startup finished in 5.1s (firmware) + 2.0s (loader) + 3s (kernel) + 20s (initrd) + 40s (userspace) = 1min 10.1s",
+    );
+    expect(Object.keys(a?.phases ?? {})).toEqual([
+      "firmware",
+      "loader",
+      "kernel",
+      "initrd",
+      "userspace",
+    ]);
+    expect(a?.totalSeconds).toBeCloseTo(70.1);
+  });
+
+  it("nothing reported: undefined (an older ISO, or a boot that never finished)", () => {
+    expect(
+      bootAnalysis("ATOMISO-MARKER calamares-running firmware=bios secureboot=0"),
+    ).toBeUndefined();
+  });
+});
