@@ -2,10 +2,13 @@
 // and as a plain disk (the dd'ed USB stick case), with and without Secure Boot. The SeaBIOS CD
 // boot also checks the installer session around Calamares: NetworkManager has connected the
 // wired NIC, and Super+Alt+S starts the screen reader and stops it again (live-marker reports
-// both on the serial console).
+// both on the serial console). The OVMF CD boot is the second example profile's (Nimbus, built
+// here with --no-payload): it shares the example's live system, so the same boot proves that
+// path and that a profile's own names, not ParticleOS', reach its installer.
 
 import { mkdir, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
+import { execa } from "execa";
 import { describe, expect, inject, it } from "vitest";
 import {
   ALL_REQUIREMENTS_MET,
@@ -28,11 +31,39 @@ import {
 const WELCOME = ["Welcome to the ParticleOS 0.1.0 installer", ALL_REQUIREMENTS_MET];
 const NOT_READY = [WAITING_FOR_MODULES, REQUIREMENTS_NOT_MET];
 
-const cases: { firmware: Firmware; media: Media }[] = [
-  { firmware: "uefi", media: "cdrom" },
-  { firmware: "bios", media: "usb" },
-  { firmware: "uefi-secureboot", media: "usb" },
+type Profile = "particleos" | "nimbus";
+const cases: { firmware: Firmware; media: Media; profile: Profile }[] = [
+  { firmware: "uefi", media: "cdrom", profile: "nimbus" },
+  { firmware: "bios", media: "usb", profile: "particleos" },
+  { firmware: "uefi-secureboot", media: "usb", profile: "particleos" },
 ];
+
+/** The Nimbus ISO, built from the shared stage cache (only its own stages are new). */
+async function nimbusIso(): Promise<string> {
+  const build = await execa(
+    "node",
+    [
+      "bin/atomiso.js",
+      "--config",
+      "examples/nimbus/atomiso.toml",
+      "--log",
+      "plain",
+      "build",
+      "--no-payload",
+    ],
+    { all: true, reject: false },
+  );
+  expect(build.exitCode, build.all).toBe(0);
+  return "examples/nimbus/out/nimbus-2.0-nopayload.iso";
+}
+
+const screens: Record<Profile, { expect: (string | RegExp)[]; reject: (string | RegExp)[] }> = {
+  particleos: { expect: WELCOME, reject: NOT_READY },
+  nimbus: {
+    expect: ["Welcome to the Nimbus 2.0 installer", ALL_REQUIREMENTS_MET],
+    reject: [...NOT_READY, /ParticleOS/],
+  },
+};
 
 async function blankTarget(name: string): Promise<string> {
   await mkdir("test-artifacts/boot", { recursive: true });
@@ -110,26 +141,27 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
     }
   });
 
-  for (const { firmware, media } of cases) {
-    it(`${firmware} / ${media}`, async () => {
+  for (const { firmware, media, profile } of cases) {
+    it(`${firmware} / ${media}${profile === "nimbus" ? " (the Nimbus profile)" : ""}`, async () => {
       const target = await blankTarget(`${firmware}-${media}`);
+      const iso = profile === "nimbus" ? await nimbusIso() : inject("isoPath");
       const result = await bootIso({
-        iso: inject("isoPath"),
+        iso,
         firmware,
         media,
         smp: 1,
         memoryMiB: 3072,
         artifactsDir: "test-artifacts/boot",
         // Shown once every module has loaded and every requirement passed.
-        expectText: WELCOME,
-        rejectText: NOT_READY,
+        expectText: screens[profile].expect,
+        rejectText: screens[profile].reject,
         disks: [{ path: target }],
       });
       expect(result.firmwareMode).toBe(firmware === "bios" ? "bios" : "uefi");
       expect(result.markerLine).toContain(`secureboot=${firmware === "uefi-secureboot" ? 1 : 0}`);
-      expect(result.ocrText).toContain("ParticleOS");
+      expect(result.ocrText).toContain(profile === "nimbus" ? "Nimbus" : "ParticleOS");
       console.log(
-        `${firmware}/${media}: Calamares after ${(result.durations.markerMs / 1000).toFixed(0)}s, welcome page ready after ${((result.durations.markerMs + result.durations.screenMs) / 1000).toFixed(0)}s (${result.finalScreenshot})`,
+        `${profile} ${firmware}/${media}: Calamares after ${(result.durations.markerMs / 1000).toFixed(0)}s, welcome page ready after ${((result.durations.markerMs + result.durations.screenMs) / 1000).toFixed(0)}s (${result.finalScreenshot})`,
       );
       // Where the time went inside the guest (reported, not asserted: it varies with the load).
       const analysis = bootAnalysis(result.serialLog);
