@@ -4,7 +4,7 @@
 // requirement met. The baseline is issue 15's measurement of the same boot before the live
 // system was trimmed; guests cannot be timed side by side with an old ISO in one run without
 // keeping that ISO's whole stage cache.
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { runPlan } from "../build/runner.js";
 import {
@@ -79,7 +79,7 @@ export async function bootTimes(
       firmware,
       markerSeconds: result.durations.markerMs / 1000,
       welcomeSeconds: (result.durations.markerMs + result.durations.screenMs) / 1000,
-      analysis: bootAnalysis(result.serialLog),
+      analysis: bootAnalysis(await readFile(result.serialLog, "utf8")),
     });
   }
   console.log("\nboot to the welcome page (1 vCPU TCG; baseline: issue 15's measurement)");

@@ -38,7 +38,7 @@ export function parseTimespan(text: string): number | undefined {
   return seconds;
 }
 
-/** The report in a serial log, or undefined when the live system printed none. */
+/** The report in a serial log's text (not its path), or undefined when the live system printed none. */
 export function bootAnalysis(serialLog: string): BootAnalysis | undefined {
   const lines = serialLog
     .split(/\r?\n/)

@@ -6,7 +6,7 @@
 // here with --no-payload): it shares the example's live system, so the same boot proves that
 // path and that a profile's own names, not ParticleOS', reach its installer.
 
-import { mkdir, mkdtemp } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, inject, it } from "vitest";
@@ -164,7 +164,7 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
         `${profile} ${firmware}/${media}: Calamares after ${(result.durations.markerMs / 1000).toFixed(0)}s, welcome page ready after ${((result.durations.markerMs + result.durations.screenMs) / 1000).toFixed(0)}s (${result.finalScreenshot})`,
       );
       // Where the time went inside the guest (reported, not asserted: it varies with the load).
-      const analysis = bootAnalysis(result.serialLog);
+      const analysis = bootAnalysis(await readFile(result.serialLog, "utf8"));
       console.log(
         `${firmware}/${media}: ${analysis ? describeBootAnalysis(analysis) : "no boot analysis on the serial console yet"}`,
       );
