@@ -9,7 +9,7 @@
 //      figures recorded before issue 15 trimmed the live root, and its biggest packages;
 //   4. squashfs compressors on the cached live root against the default (zstd level 15);
 //   5. the example ISO's size with its image, and its boot to the welcome page on SeaBIOS and
-//      OVMF in TCG guests (boot-times.ts; --skip-boot leaves it out);
+//      OVMF in TCG guests (boot-times.ts; --skip-boot leaves it out, --only-boot runs just this);
 //   6. the install job (ostree backend) of the example image's payload on a loop disk, phase by
 //      phase: gzip and zstd layers with this checkout's deploy scripts against gzip with the
 //      scripts before issue 15 (install-job.ts). --only-install-job runs just this one.
@@ -199,12 +199,22 @@ async function main(): Promise<void> {
       "skip-boot": { type: "boolean", default: false },
       "skip-install-job": { type: "boolean", default: false },
       "only-install-job": { type: "boolean", default: false },
+      "only-boot": { type: "boolean", default: false },
       /** The OCI layout to install; default the newest payload stage in the cache. */
       payload: { type: "string" },
     },
   });
   if (process.getuid?.() !== 0) throw new Error("the benchmark builds ISOs: run it as root");
   const cacheDir = resolve(values["cache-dir"] ?? defaultCacheDir());
+  if (values["only-boot"]) {
+    const scratch = await mkdtemp(join(tmpdir(), "atomiso-bench-"));
+    try {
+      await guestFigures(resolve(values.config), cacheDir, scratch);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+    return;
+  }
   if (!values["only-install-job"]) {
     const scratch = await mkdtemp(join(tmpdir(), "atomiso-bench-"));
     try {
