@@ -22,6 +22,7 @@ import { loadConfig } from "../config/load.js";
 import { silentReporter } from "../log/reporter.js";
 import { defaultCacheDir, packageRoot } from "../paths.js";
 import { planIso } from "../plan/plan.js";
+import { BASE_LAYER_EXCLUDES } from "../stages/squashfs.js";
 import type { StageId } from "../stages/stage.js";
 import { run } from "../tools/exec.js";
 import { type MksquashfsOptions, mksquashfsArgv } from "../tools/mksquashfs.js";
@@ -182,6 +183,7 @@ async function compressors(root: string, scratch: string): Promise<void> {
       compression: c.compression,
       ...(c.level !== undefined ? { level: c.level } : {}),
       quiet: true,
+      exclude: BASE_LAYER_EXCLUDES,
     });
     const { seconds } = await timed(() => run(argv));
     figures.push({ name: c.name, seconds, bytes: (await stat(output)).size });

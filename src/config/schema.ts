@@ -138,7 +138,7 @@ const live = z
       .boolean()
       .default(false)
       .describe(
-        "A screen reader in the installer session: Orca with speech (speech-dispatcher, eSpeak NG) and the AT-SPI bus Calamares' Qt talks to; the user starts and stops it with Super+Alt+S. About 47 MiB more in the live system (docs/live-system.md), so off by default. The high-contrast boot entry is always there.",
+        "A screen reader in the installer session: Orca with speech (speech-dispatcher, eSpeak NG) and the AT-SPI bus Calamares' Qt talks to; the user starts and stops it with Super+Alt+S. About 33 MiB more in the live system (docs/live-system.md), so off by default. The high-contrast boot entry is always there.",
       ),
   })
   .describe("The live environment the installer runs in.");

@@ -93,7 +93,9 @@ export const BASE_PACKAGES = [
 ];
 
 /** [live] accessibility: the screen reader and its speech (Orca pulls in AT-SPI, GTK and
- * speech-dispatcher; the eSpeak NG module is only a recommendation of speech-dispatcher). */
+ * speech-dispatcher; the eSpeak NG module is only a recommendation of speech-dispatcher).
+ * What of theirs the session does not need (emoji names, braille tables, some voices, video
+ * plugins) libexec/live-root-excludes leaves out. */
 export const ACCESSIBILITY_PACKAGES = ["orca", "speech-dispatcher-espeak-ng", "at-spi2-core"];
 
 /** What the pinned image needs to be installed; "none" when the ISO carries no install plan

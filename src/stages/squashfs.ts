@@ -12,6 +12,21 @@ export interface SquashfsOptions {
   epoch?: number;
 }
 
+/**
+ * Left out of the base layer: the live kernel and initrd (and the root's links to them). The
+ * ISO carries both in /live (the kernel stage takes them from the bootstrap tree), nothing in
+ * the running live system reads them (the installers install the image's own kernel), and
+ * both are already compressed: in the squashfs they were 51.6 MiB of the live system twice.
+ */
+export const BASE_LAYER_EXCLUDES = [
+  "boot/vmlinuz-*",
+  "boot/initrd.img-*",
+  "vmlinuz",
+  "vmlinuz.old",
+  "initrd.img",
+  "initrd.img.old",
+];
+
 export const BASE_LAYER = "00-base.squashfs";
 export const CONFIG_LAYER = "50-config.squashfs";
 
@@ -20,6 +35,7 @@ async function squash(
   o: SquashfsOptions,
   source: string,
   name: string,
+  exclude: readonly string[],
 ): Promise<void> {
   const argv = mksquashfsArgv({
     source,
@@ -27,6 +43,7 @@ async function squash(
     compression: o.compression,
     ...(o.level !== undefined ? { level: o.level } : {}),
     ...(o.epoch !== undefined ? { epoch: o.epoch } : {}),
+    exclude,
   });
   await run(argv, {
     // The times come from -all-time/-mkfs-time; mksquashfs refuses to run when SOURCE_DATE_EPOCH
@@ -60,6 +77,7 @@ function layerStage(
   subdir: string,
   name: string,
   overlayUpper = false,
+  exclude: readonly string[] = [],
 ): StageDefinition<SquashfsOptions> {
   return {
     id,
@@ -75,6 +93,7 @@ function layerStage(
         o,
         overlayUpper ? await withoutOverlayBookkeeping(ctx, source) : source,
         name,
+        exclude,
       );
     },
   };
@@ -86,6 +105,8 @@ export const squashfsBaseStage = layerStage(
   "bootstrap",
   "root",
   BASE_LAYER,
+  false,
+  BASE_LAYER_EXCLUDES,
 );
 export const squashfsConfigStage = layerStage(
   "squashfs-config",

@@ -9,6 +9,8 @@ export interface MksquashfsOptions {
   processors?: number;
   /** No progress bar and no per-file output (the default prints the bar for mksquashfsProgress). */
   quiet?: boolean;
+  /** Paths left out, relative to the source; `*` and `?` match within one path component. */
+  exclude?: readonly string[];
 }
 
 const DEFAULT_LEVEL: Record<MksquashfsOptions["compression"], number | undefined> = {
@@ -34,6 +36,8 @@ export function mksquashfsArgv(o: MksquashfsOptions): string[] {
     ...(o.quiet ? ["-no-progress", "-quiet"] : ["-progress"]),
     ...(o.processors ? ["-processors", String(o.processors)] : []),
     ...(o.epoch !== undefined ? ["-mkfs-time", String(o.epoch), "-all-time", String(o.epoch)] : []),
+    // -e takes every argument after it, so it comes last.
+    ...(o.exclude?.length ? ["-wildcards", "-e", ...o.exclude] : []),
   ];
 }
 

@@ -19,6 +19,8 @@ export function mmdebstrapArgv(o: MmdebstrapOptions): string[] {
   return [
     "mmdebstrap",
     "--mode=root",
+    // mmdebstrap installs no Recommends unless told to (Apt::Install-Recommends false): the
+    // live root holds what the listed packages depend on, nothing they merely recommend.
     `--variant=${o.variant ?? "apt"}`,
     `--architectures=${o.arch}`,
     `--components=${o.components.join(",")}`,

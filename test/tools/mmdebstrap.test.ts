@@ -1,7 +1,8 @@
-// Real mmdebstrap with atomiso's hooks on a tiny input (the Essential set of trixie): the first
-// run fills the package cache, the second downloads nothing. The first root also shows dpkg's
-// excludes (libexec/live-root-excludes) and the package size report.
-import { access, mkdtemp, readdir } from "node:fs/promises";
+// Real mmdebstrap with atomiso's hooks on a tiny input (the Essential set of trixie and eSpeak
+// NG): the first run fills the package cache, the second downloads nothing. The first root also
+// shows dpkg's excludes (libexec/live-root-excludes) and the package size report, and that
+// eSpeak NG still speaks the installer's languages with the dictionaries the excludes leave.
+import { access, mkdtemp, readdir, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -24,7 +25,8 @@ describe("mmdebstrap with the package-cache hooks", async () => {
           suite: "trixie",
           mirror: "http://deb.debian.org/debian",
           components: ["main"],
-          packages: [],
+          // The screen reader's voice, with its command-line front end to try it.
+          packages: ["espeak-ng"],
           extraSources: [],
           arch: "amd64",
           variant: "essential",
@@ -68,6 +70,27 @@ describe("mmdebstrap with the package-cache hooks", async () => {
     expect(firstLines).toContainEqual(
       expect.stringMatching(/^atomiso: live root: +[\d.]+ MiB \S+$/),
     );
+  });
+
+  it("speaks every language the installer offers, and no voice whose dictionary is left out", async () => {
+    const root = join(work, "root1");
+    // espeak-ng writes the speech as a WAV file (inside the root) and fails for an unknown voice.
+    const say = (voice: string) =>
+      run(["chroot", root, "espeak-ng", "-v", voice, "-w", `/tmp/${voice}.wav`, "1 2 3"], {
+        okExitCodes: [0, 1],
+      });
+    // A few of Calamares' languages, among them the biggest dictionary (Russian) and Mandarin.
+    for (const voice of ["en", "en-US", "de", "ru", "cmn", "nb", "pt-BR", "ar", "ja"]) {
+      expect((await say(voice)).exitCode, voice).toBe(0);
+      expect((await stat(join(root, "tmp", `${voice}.wav`))).size, voice).toBeGreaterThan(10_000);
+    }
+    const espeak = join(root, "usr/lib/x86_64-linux-gnu/espeak-ng-data");
+    const left = await readdir(espeak);
+    expect(left).toEqual(expect.arrayContaining(["en_dict", "ru_dict", "cmn_dict", "phondata"]));
+    for (const voice of ["fo", "yue", "lb"]) {
+      expect(left, voice).not.toContain(`${voice}_dict`);
+      expect((await say(voice)).exitCode, voice).not.toBe(0);
+    }
   });
 
   it("downloads nothing on the second run", async () => {
