@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { AtomisoError } from "../errors.js";
 import { run } from "../tools/exec.js";
 import { type Guest, launchGuest } from "./guest.js";
-import type { DiskSpec, Firmware, GuestForward } from "./machine.js";
+import type { DiskSpec, Firmware, GuestForward, HostForward } from "./machine.js";
 import { settleWithin } from "./timeout.js";
 
 /** File system label of the small disk that carries the answer file. */
@@ -126,6 +126,8 @@ export interface UnattendedInstallOptions {
   timeoutMs?: number;
   /** Network for an online install: the guest reaches only these host ports. */
   guestForwards?: GuestForward[];
+  /** Guest ports the host reaches while the live system runs (e.g. its sshd). */
+  hostForwards?: HostForward[];
   /** UEFI: the caller's own VARS file, used in place (GuestSpec.ovmfVarsFile). */
   ovmfVarsFile?: string;
 }
@@ -156,6 +158,7 @@ export async function unattendedInstall(o: UnattendedInstallOptions): Promise<In
       smp: o.smp ?? 1,
       runDir: o.runDir,
       ...(o.guestForwards ? { guestForwards: o.guestForwards } : {}),
+      ...(o.hostForwards ? { hostForwards: o.hostForwards } : {}),
       ...(o.ovmfVarsFile ? { ovmfVarsFile: o.ovmfVarsFile } : {}),
     });
     const g = guest;

@@ -1,7 +1,8 @@
-// Pure QEMU argv builder for boot tests: q35 under TCG (never KVM), no NIC, std VGA with no
-// display window (so QMP screendump works), serial to a file, QMP on a unix socket. Firmware is
-// SeaBIOS, OVMF, or OVMF with Secure Boot (Microsoft keys); the writable OVMF VARS are always a
-// per-run copy, which the caller makes from `plan.firmwareFiles` before starting QEMU.
+// Pure QEMU argv builder for boot tests: q35 under TCG (never KVM), no NIC unless forwards ask
+// for an isolated one, std VGA with no display window (so QMP screendump works), serial to a
+// file, QMP on a unix socket. Firmware is SeaBIOS, OVMF, or OVMF with Secure Boot (Microsoft
+// keys); the writable OVMF VARS are always a per-run copy, which the caller makes from
+// `plan.firmwareFiles` before starting QEMU.
 import { join } from "node:path";
 
 export type Firmware = "bios" | "uefi" | "uefi-secureboot";
@@ -69,9 +70,16 @@ export interface MachineSpec {
    * Gives the guest a NIC on QEMU's user network, isolated (restrict=on: it reaches neither
    * the host nor anything beyond) except for these TCP forwards from an address of the
    * guest's network (10.0.2.0/24) to a port on the host's 127.0.0.1, e.g. a local registry
-   * for an online install. Without forwards the guest has no NIC at all.
+   * for an online install. Without forwards (these or hostForwards) the guest has no NIC
+   * at all.
    */
   guestForwards?: GuestForward[];
+  /**
+   * Guest ports the host reaches: QEMU listens on the host's 127.0.0.1 and connects each
+   * connection to the guest's port (e.g. the live system's sshd). Also gives the guest the
+   * isolated NIC; restrict=on does not apply to these explicit rules.
+   */
+  hostForwards?: HostForward[];
   /**
    * Adds a USB tablet, an absolute pointer: QMP "abs" events then put the X pointer at exact
    * screen coordinates (a click on a widget found by OCR). The PS/2 mouse stays.
@@ -87,8 +95,24 @@ export interface GuestForward {
   hostPort: number;
 }
 
-function nicArg(forwards: GuestForward[] | undefined): string {
-  if (!forwards?.length) return "none";
+export interface HostForward {
+  /** The port QEMU listens on at the host's 127.0.0.1 (pick a free one at run time). */
+  hostPort: number;
+  /** The TCP port in the guest, on the address the user network's DHCP gives it (10.0.2.15). */
+  guestPort: number;
+}
+
+function checkPort(port: number, what: string): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`${what} port ${port} is not a TCP port`);
+  }
+}
+
+function nicArg(
+  forwards: GuestForward[] | undefined = [],
+  hostForwards: HostForward[] | undefined = [],
+): string {
+  if (forwards.length === 0 && hostForwards.length === 0) return "none";
   const rules = forwards.map((f) => {
     const m = /^10\.0\.2\.(\d{1,3})$/.exec(f.guestAddress);
     const host = Number(m?.[1]);
@@ -97,16 +121,22 @@ function nicArg(forwards: GuestForward[] | undefined): string {
         `guest forward address ${f.guestAddress} is not a free address in 10.0.2.0/24`,
       );
     }
-    for (const port of [f.guestPort, f.hostPort]) {
-      if (!Number.isInteger(port) || port < 1 || port > 65535) {
-        throw new Error(`guest forward port ${port} is not a TCP port`);
-      }
-    }
+    for (const port of [f.guestPort, f.hostPort]) checkPort(port, "guest forward");
     // "cmd:" runs the relay once per guest connection; a "tcp:" chardev target would be one
     // connection, opened when QEMU starts, shared by everything the guest opens.
     const relay = `bash -c 'exec 3<>/dev/tcp/127.0.0.1/${f.hostPort}; cat <&3 & exec cat >&3'`;
     return `guestfwd=tcp:${f.guestAddress}:${f.guestPort}-cmd:${relay}`;
   });
+  const listening = new Set<number>();
+  for (const f of hostForwards) {
+    for (const port of [f.hostPort, f.guestPort]) checkPort(port, "host forward");
+    if (listening.has(f.hostPort)) {
+      throw new Error(`host forward port ${f.hostPort} is given twice`);
+    }
+    listening.add(f.hostPort);
+    // Only on the loopback address: nothing beyond this host reaches the guest.
+    rules.push(`hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`);
+  }
   return ["user", "model=virtio-net-pci", "restrict=on", ...rules].join(",");
 }
 
@@ -199,7 +229,7 @@ export function buildMachine(spec: MachineSpec): MachinePlan {
     "-device",
     "VGA",
     "-nic",
-    nicArg(spec.guestForwards),
+    nicArg(spec.guestForwards, spec.hostForwards),
     "-monitor",
     "none",
     "-chardev",

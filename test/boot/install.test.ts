@@ -23,7 +23,10 @@
 //     With BIOS_BTRFS_LAYOUT it installs an explicit layout (mode = "layout": ext4 /boot, an
 //     encrypted (LUKS2) btrfs root with the subvolume layout): the installed system must run
 //     from @ and mount /var/home from @home; the passphrase is typed at the initramfs' prompt
-//     at every boot.
+//     at every boot. While the live system installs, its SSH server ([live] ssh_keys: the online
+//     ISO's profile names a key made for the run) is checked from the host through a forward
+//     of the guest's port 22 (test/support/live-ssh.ts): the key logs in as the live user,
+//     only publickey is offered, and another key and root are refused.
 // Serial logs stay in test-artifacts/install/<case>/.
 import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -42,6 +45,14 @@ import { bootInstalled, unattendedInstall } from "../../src/qemu/install.js";
 import { copyBootEntries } from "../../src/qemu/ovmf-vars.js";
 import { run } from "../../src/tools/exec.js";
 import { describeBootOrder, dualBootFindings, expectDualBoot } from "../support/dual-boot.js";
+import {
+  describeLiveSsh,
+  expectLiveSsh,
+  freeHostPort,
+  type LiveSshFindings,
+  liveSshFindings,
+  SSH_GUEST_PORT,
+} from "../support/live-ssh.js";
 import {
   EXAMPLE_PROFILE,
   ONLINE_REFERENCE,
@@ -223,16 +234,46 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
         } else {
           target = await createBlankDisk(join(scratch, "target.qcow2"), 20);
         }
-        const install = await unattendedInstall({
-          iso,
-          firmware: c.firmware,
-          target,
-          answerToml: await answer(c),
-          runDir: join(artifacts, "install"),
-          memoryMiB: c.memoryMiB,
-          ...(online ? { guestForwards: online.guestForwards } : {}),
-          ...(laptop ? { ovmfVarsFile: laptop.vars } : {}),
-        });
+        // The online ISO's live system runs sshd: checked from the host while it installs,
+        // through a forward of its port 22; the check ends (aborted) when the live guest does.
+        const sshPort = online ? await freeHostPort() : undefined;
+        const liveGone = new AbortController();
+        const [installed, sshChecked] = await Promise.allSettled([
+          unattendedInstall({
+            iso,
+            firmware: c.firmware,
+            target,
+            answerToml: await answer(c),
+            runDir: join(artifacts, "install"),
+            memoryMiB: c.memoryMiB,
+            ...(online ? { guestForwards: online.guestForwards } : {}),
+            ...(sshPort
+              ? { hostForwards: [{ hostPort: sshPort, guestPort: SSH_GUEST_PORT }] }
+              : {}),
+            ...(laptop ? { ovmfVarsFile: laptop.vars } : {}),
+          }).finally(() =>
+            liveGone.abort(new Error("the live guest ended before the SSH check was done")),
+          ),
+          online && sshPort
+            ? liveSshFindings({
+                port: sshPort,
+                user: online.ssh.user,
+                keys: online.ssh.keys,
+                signal: liveGone.signal,
+              })
+            : Promise.resolve(undefined),
+        ]);
+        if (installed.status === "rejected") throw installed.reason;
+        if (sshChecked.status === "rejected") throw sshChecked.reason;
+        const install = installed.value;
+        const ssh: LiveSshFindings | undefined = sshChecked.value;
+        if (online && ssh) {
+          await writeFile(join(artifacts, "live-ssh.txt"), describeLiveSsh(ssh));
+          console.log(
+            `[live-ssh ${c.name}] key ${online.ssh.keys.configuredPublic.split(" ")[0]} logged in as ${online.ssh.user} ${ssh.loginSeconds}s after the guest started (${ssh.attempts} attempts), host key ${ssh.hostKey ?? "?"}; refused: password (exit ${ssh.password.exitCode}), another key (exit ${ssh.otherKey.exitCode}), root (exit ${ssh.root.exitCode}); transcripts in live-ssh.txt`,
+          );
+          expectLiveSsh(ssh, online.ssh.user, online.ssh.hostname);
+        }
         const serial = await readFile(install.serialLog, "utf8");
         const download = /atomiso-timing download ([\d.]+)/.exec(serial)?.[1];
         console.log(

@@ -3,7 +3,9 @@
 // The registry is Debian's docker-registry on the host's 127.0.0.1, holding the example image
 // copied by digest from the example ISO's payload; a guest reaches it only through QEMU's
 // user-network forward from ONLINE_REFERENCE's 10.0.2.100:5000 (restrict=on). The profile is
-// the example with image.reference on that address, built from the same stage cache.
+// the example with image.reference on that address, built from the same stage cache, and with
+// [live] ssh_keys set to a key made for this run (test/support/live-ssh.ts): its live system
+// runs an SSH server, which the bios-online install checks from the host.
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { runPlan } from "../../src/build/runner.js";
@@ -16,6 +18,7 @@ import { defaultCacheDir } from "../../src/paths.js";
 import { planIso } from "../../src/plan/plan.js";
 import type { GuestForward } from "../../src/qemu/index.js";
 import { run } from "../../src/tools/exec.js";
+import { type LiveSshKeys, makeLiveSshKeys } from "./live-ssh.js";
 import { pushLayout, startRegistry, stopRegistry, type TestRegistry } from "./registry.js";
 import { SIGNED_ONLINE_INSTALL, type SignedImage, signForGuest } from "./signed-image.js";
 
@@ -35,6 +38,8 @@ export interface OnlineIso {
   guestForwards: GuestForward[];
   /** With SIGNED_ONLINE_INSTALL: the key that signed the image and its lookaside server. */
   signed?: SignedImage;
+  /** The live system's SSH server: the profile's key (and another one), and its user. */
+  ssh: { keys: LiveSshKeys; user: string; hostname: string };
 }
 
 /**
@@ -64,8 +69,13 @@ export async function onlineIso(
         )
       : undefined;
 
+    const sshDir = join(scratch, "ssh");
+    await mkdir(sshDir, { mode: 0o700 });
+    const sshKeys = await makeLiveSshKeys(sshDir);
+
     const loaded = structuredClone(await loadConfig(EXAMPLE_PROFILE));
     if (!loaded.config.image) throw new Error("the example has an [image]");
+    loaded.config.live = { ...loaded.config.live, ssh_keys: [sshKeys.configuredPublic] };
     loaded.config.image = {
       ...loaded.config.image,
       reference: ONLINE_REFERENCE,
@@ -96,6 +106,7 @@ export async function onlineIso(
         ...(signed ? [signed.guestForward] : []),
       ],
       ...(signed ? { signed } : {}),
+      ssh: { keys: sshKeys, user: loaded.config.live.user, hostname: loaded.config.live.hostname },
     };
   } catch (err) {
     await signed?.close();

@@ -70,6 +70,46 @@ describe("buildMachine", () => {
     ).toThrow(/not a TCP port/);
   });
 
+  it("forwards ports of the guest to the host's 127.0.0.1 only, beside the guest forwards", () => {
+    const sshOnly = buildMachine({ ...base, hostForwards: [{ hostPort: 42022, guestPort: 22 }] });
+    expect(values(sshOnly.argv, "-nic")).toEqual([
+      "user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:42022-:22",
+    ]);
+    const both = buildMachine({
+      ...base,
+      guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 5000, hostPort: 41234 }],
+      hostForwards: [
+        { hostPort: 42022, guestPort: 22 },
+        { hostPort: 42080, guestPort: 80 },
+      ],
+    });
+    const nic = values(both.argv, "-nic");
+    expect(nic).toHaveLength(1);
+    expect(nic[0]).toMatch(
+      /^user,model=virtio-net-pci,restrict=on,guestfwd=tcp:10\.0\.2\.100:5000-cmd:[^,]*,hostfwd=tcp:127\.0\.0\.1:42022-:22,hostfwd=tcp:127\.0\.0\.1:42080-:80$/,
+    );
+    for (const bad of [
+      { hostPort: 0, guestPort: 22 },
+      { hostPort: 42022, guestPort: 65536 },
+      { hostPort: 4.5, guestPort: 22 },
+    ]) {
+      expect(() => buildMachine({ ...base, hostForwards: [bad] })).toThrow(
+        /host forward port .* is not a TCP port/,
+      );
+    }
+    expect(() =>
+      buildMachine({
+        ...base,
+        hostForwards: [
+          { hostPort: 42022, guestPort: 22 },
+          { hostPort: 42022, guestPort: 80 },
+        ],
+      }),
+    ).toThrow(/host forward port 42022 is given twice/);
+    // An empty list is no forward: still no NIC.
+    expect(values(buildMachine({ ...base, hostForwards: [] }).argv, "-nic")).toEqual(["none"]);
+  });
+
   it("builds a BIOS + cdrom machine with TCG, no NIC, std VGA, serial file and QMP socket", () => {
     const plan = buildMachine(base);
     const { argv } = plan;
