@@ -122,21 +122,27 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** The ssh client of a test against a throwaway server: verbose (the offered methods), no
+ * config file or agent, never a prompt, no host key remembered. */
+export const TEST_SSH_CLIENT = [
+  "ssh",
+  "-v",
+  "-F",
+  "none",
+  "-o",
+  "BatchMode=yes",
+  "-o",
+  "StrictHostKeyChecking=no",
+  "-o",
+  "UserKnownHostsFile=/dev/null",
+  "-o",
+  "IdentityAgent=none",
+];
+
 function ssh(o: LiveSshCheck, user: string, options: string[], command: string) {
   return run(
     [
-      "ssh",
-      "-v",
-      "-F",
-      "none",
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
-      "-o",
-      "IdentityAgent=none",
+      ...TEST_SSH_CLIENT,
       // Covers the TCP connection and the key exchange; the alive probes cover the session.
       "-o",
       "ConnectTimeout=20",

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { renderAuthorizedKeys, renderSshdConfig } from "../../src/render/live-ssh.js";
 import { run } from "../../src/tools/exec.js";
 import { type SpawnedProcess, spawnProcess } from "../../src/tools/spawn.js";
+import { TEST_SSH_CLIENT } from "../support/live-ssh.js";
 
 const USER = "nobody";
 
@@ -83,16 +84,7 @@ describe("live SSH server (real sshd on 127.0.0.1)", async () => {
   const ssh = (user: string, extra: string[]) =>
     run(
       [
-        "ssh",
-        "-v",
-        "-F",
-        "none",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
+        ...TEST_SSH_CLIENT,
         "-o",
         "ConnectTimeout=10",
         "-p",
