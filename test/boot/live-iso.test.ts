@@ -166,7 +166,7 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
       // Where the time went inside the guest (reported, not asserted: it varies with the load).
       const analysis = bootAnalysis(await readFile(result.serialLog, "utf8"));
       console.log(
-        `${firmware}/${media}: ${analysis ? describeBootAnalysis(analysis) : "no boot analysis on the serial console yet"}`,
+        `${profile} ${firmware}/${media}: ${analysis ? describeBootAnalysis(analysis) : "no boot analysis on the serial console yet"}`,
       );
     });
   }
