@@ -208,26 +208,22 @@ async function main(): Promise<void> {
   });
   if (process.getuid?.() !== 0) throw new Error("the benchmark builds ISOs: run it as root");
   const cacheDir = resolve(values["cache-dir"] ?? defaultCacheDir());
-  if (values["only-boot"]) {
-    const scratch = await mkdtemp(join(tmpdir(), "atomiso-bench-"));
-    try {
-      await guestFigures(resolve(values.config), cacheDir, scratch);
-    } finally {
-      await rm(scratch, { recursive: true, force: true });
-    }
-    return;
-  }
+  const onlyBoot = values["only-boot"];
   if (!values["only-install-job"]) {
     const scratch = await mkdtemp(join(tmpdir(), "atomiso-bench-"));
     try {
-      const root = await rebuilds(resolve(values.config), cacheDir, scratch);
-      if (!values["skip-compression"]) await compressors(root, scratch);
-      if (!values["skip-boot"]) await guestFigures(resolve(values.config), cacheDir, scratch);
+      if (!onlyBoot) {
+        const root = await rebuilds(resolve(values.config), cacheDir, scratch);
+        if (!values["skip-compression"]) await compressors(root, scratch);
+      }
+      if (onlyBoot || !values["skip-boot"]) {
+        await guestFigures(resolve(values.config), cacheDir, scratch);
+      }
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
   }
-  if (!values["skip-install-job"]) await installJob(values.payload, cacheDir);
+  if (!onlyBoot && !values["skip-install-job"]) await installJob(values.payload, cacheDir);
 }
 
 async function installJob(payloadOption: string | undefined, cacheDir: string): Promise<void> {
