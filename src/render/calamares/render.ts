@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import type { InstallerConfig } from "../../config/installer-schema.js";
 import { requiredStorageGiB } from "../../install/install-plan.js";
+import { packageRoot } from "../../paths.js";
 import { renderTemplate } from "../ejs.js";
 import { refuseControl } from "../escape/control.js";
 import { qmlString } from "../escape/qml.js";
@@ -68,14 +69,29 @@ export function execSequence(pages: readonly string[]): string[] {
   ];
 }
 
+/** The page that asks once more before Erase deletes another system (a notesqml instance). */
+export const ERASE_CONFIRM = "notesqml@eraseconfirm";
+/** The live session writes this lsblk --json before it starts Calamares (installer-session). */
+export const DISKS_FILE = "/tmp/atomiso-disks.json";
+const ERASE_CONFIRM_DIR = "src/render/templates/erase-confirm";
+
+/**
+ * The pages in the profile's order, with the erase confirmation right after the partition page
+ * (Back from it returns to the choice; it passes itself over when there is nothing to confirm).
+ */
+export function showSequence(pages: readonly string[]): string[] {
+  return pages.flatMap((p) => (p === "partition" ? [p, ERASE_CONFIRM] : [p]));
+}
+
 export function settingsConf(o: CalamaresOptions): SettingsConf {
   return {
     "modules-search": ["local", MODULES_DIR],
     instances: [
       { id: "checkpayload", module: "shellprocess", config: "shellprocess-checkpayload.conf" },
+      { id: "eraseconfirm", module: "notesqml", config: "notesqml-eraseconfirm.conf" },
     ],
     sequence: [
-      { show: [...o.installer.pages] },
+      { show: showSequence(o.installer.pages) },
       { exec: execSequence(o.installer.pages) },
       { show: ["finished"] },
     ],
@@ -257,6 +273,13 @@ export function moduleConfigs(o: CalamaresOptions): ModuleConfigs {
         { filesystem: "efi", options: ["defaults", "umask=0077"] },
       ],
     },
+    // The page found in the branding folder (erase-confirm.qml), named "Confirm" in the sidebar:
+    // no word the partition page's choices use, which the boot tier's walk finds by OCR.
+    "notesqml-eraseconfirm": {
+      qmlSearch: "branding",
+      qmlFilename: "erase-confirm",
+      qmlLabel: { notes: "Confirm" },
+    },
     atomisodeploy: { plan: "/etc/atomiso/install.json" },
     // Runs after a failed job too (with module.desc), so the binds never outlive the install.
     atomisoumount: { emergency: true },
@@ -266,6 +289,7 @@ export function moduleConfigs(o: CalamaresOptions): ModuleConfigs {
   // Only modules in the sequence get a config (summary needs none).
   const wanted = new Set<string>([...i.pages, "finished", ...execSequence(i.pages)]);
   wanted.add("shellprocess-checkpayload");
+  if (i.pages.includes("partition")) wanted.add("notesqml-eraseconfirm");
   return Object.fromEntries(Object.entries(all).filter(([name]) => wanted.has(name)));
 }
 
@@ -327,6 +351,22 @@ export function slideFileName(index: number, image: string): string {
   return `slide-${index + 1}${ext}`;
 }
 
+/** The erase confirmation page and the check it runs (erase-check.js, shipped as it is). */
+async function eraseConfirmFiles(o: CalamaresOptions, root: string): Promise<RenderedFile[]> {
+  const qml = renderTemplate(`${ERASE_CONFIRM_DIR}/erase-confirm.qml.ejs`, {
+    disksUrl: qmlString(`file://${DISKS_FILE}`),
+    title: qmlString("Erase the disk and everything on it?"),
+    choice: qmlString(
+      `Next erases it and installs ${o.productName}. Back returns to the choice: "Install alongside" and "Replace a partition" keep the other systems where they are offered.`,
+    ),
+  });
+  const check = await readFile(join(packageRoot, ERASE_CONFIRM_DIR, "erase-check.js"), "utf8");
+  return [
+    { path: `${root}/erase-confirm.qml`, content: qml },
+    { path: `${root}/erase-check.js`, content: check },
+  ];
+}
+
 export async function renderCalamares(o: CalamaresOptions): Promise<RenderedFile[]> {
   const files: RenderedFile[] = [
     { path: "etc/calamares/settings.conf", content: dump(settingsConf(o), "Calamares settings") },
@@ -355,6 +395,7 @@ export async function renderCalamares(o: CalamaresOptions): Promise<RenderedFile
       slides,
     }),
   });
+  files.push(...(await eraseConfirmFiles(o, root)));
   // Stylesheet and translations folder: their absence is a Calamares warning at start-up.
   files.push({
     path: `${root}/stylesheet.qss`,
