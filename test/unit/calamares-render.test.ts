@@ -1,10 +1,16 @@
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { load } from "js-yaml";
 import { describe, expect, it } from "vitest";
 import { calamaresOptionsFor } from "../../src/config/calamares-options.js";
 import { loadConfig } from "../../src/config/load.js";
 import type { SettingsConf } from "../../src/render/calamares/model.js";
-import { NOCONFIG_MODULES, renderCalamares } from "../../src/render/calamares/render.js";
+import {
+  DISKS_FILE,
+  ERASE_CONFIRM,
+  NOCONFIG_MODULES,
+  renderCalamares,
+} from "../../src/render/calamares/render.js";
 import { validateCalamares } from "../../src/render/calamares/validate.js";
 
 const example = join(import.meta.dirname, "../../examples/particleos/atomiso.toml");
@@ -120,6 +126,40 @@ describe("calamares rendering", async () => {
       ["root", "unknown", "/", "100%"],
     ]);
     expect(partition.partitionLayout[0]?.type).toBe("21686148-6449-6e6f-744e-656564454649");
+  });
+
+  it("asks once more before Erase, on a page right after the partition page", async () => {
+    const settings = yaml("etc/calamares/settings.conf") as unknown as SettingsConf;
+    const show = settings.sequence.flatMap((s) => ("show" in s ? s.show : []));
+    expect(show[show.indexOf("partition") + 1]).toBe(ERASE_CONFIRM);
+    const instance = settings.instances.find((i) => `${i.module}@${i.id}` === ERASE_CONFIRM);
+    expect(instance?.config).toBe("notesqml-eraseconfirm.conf");
+    // notesqml finds the page as <branding folder>/<qmlFilename>.qml (qmlSearch "branding").
+    const conf = yaml(`etc/calamares/modules/${instance?.config}`);
+    expect(conf).toEqual({
+      qmlSearch: "branding",
+      qmlFilename: "erase-confirm",
+      qmlLabel: { notes: "Confirm" },
+    });
+    const branding = "etc/calamares/branding/particleos";
+    const qml = String(byPath.get(`${branding}/erase-confirm.qml`)?.content);
+    const imported = /^import "([^"]+)" as Check$/m.exec(qml)?.[1];
+    expect(byPath.has(`${branding}/${imported}`), `${imported} beside the page`).toBe(true);
+    expect(qml).toContain(`request.open("GET", "file://${DISKS_FILE}")`);
+    expect(qml).toContain("installs ParticleOS");
+    // The live session writes that file before it starts Calamares and lets QML read it.
+    const session = await readFile(
+      join(import.meta.dirname, "../../installer-scripts/live/installer-session"),
+      "utf8",
+    );
+    expect(session).toMatch(
+      new RegExp(
+        `lsblk --json --bytes --output PATH,TYPE,SIZE,FSTYPE,LABEL,MOUNTPOINTS >${DISKS_FILE}.new`,
+      ),
+    );
+    expect(session).toContain(`mv -f ${DISKS_FILE}.new ${DISKS_FILE}`);
+    expect(session).toMatch(/^export QML_XHR_ALLOW_FILE_READ=1$/m);
+    expect(session).toMatch(/--preserve-env=\S*\bQML_XHR_ALLOW_FILE_READ\b/);
   });
 
   it("offers every path and pre-selects none, so Next never erases a disk by itself", () => {

@@ -720,6 +720,7 @@ async function readBack(file: string): Promise<void> {
   const get = (end: string) => String(files.find((f) => f.path.endsWith(end))?.content);
   const qml = readQml(get("show.qml"));
   for (const s of c.branding.slides) expect(qml.strings).toContain(s.caption);
+  expect(readQml(get("erase-confirm.qml")).strings.join("\n")).toContain(`installs ${name}.`);
   expect(qssRules(get("stylesheet.qss"))).toBe("\n#mainApp { font-size: 11pt; }\n");
   const desc = readYaml(get("branding.desc")) as { strings: Record<string, string> };
   expect(desc.strings.productName).toBe(name);

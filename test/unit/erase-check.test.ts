@@ -1,0 +1,185 @@
+// The erase confirmation's check (erase-check.js, which the Calamares page imports), run in
+// node exactly as rendered into the branding folder: given what the page reads (GlobalStorage's
+// partitionChoices and osproberLines, the live session's lsblk --json), does it ask, and does
+// it name what would be lost? The last case feeds it this host's real lsblk output.
+import { join } from "node:path";
+import { runInNewContext } from "node:vm";
+import { describe, expect, it } from "vitest";
+import { calamaresOptionsFor } from "../../src/config/calamares-options.js";
+import { loadConfig } from "../../src/config/load.js";
+import { renderCalamares } from "../../src/render/calamares/render.js";
+import { run } from "../../src/tools/exec.js";
+
+interface Losses {
+  ask: boolean;
+  heading: string;
+  lines: string[];
+}
+type EraseLosses = (choice: unknown, osproberLines: unknown, lsblkText: unknown) => Losses;
+
+const example = join(import.meta.dirname, "../../examples/particleos/atomiso.toml");
+const loaded = await loadConfig(example);
+const files = await renderCalamares(calamaresOptionsFor(loaded.config, loaded.dir));
+const source = String(
+  files.find((f) => f.path === "etc/calamares/branding/particleos/erase-check.js")?.content,
+);
+// A fresh context per call: the file is a script of top-level declarations, as QML loads it.
+const eraseLosses: EraseLosses = (...args) =>
+  (runInNewContext(`${source}\n;eraseLosses`, {}) as EraseLosses)(...args);
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+const WINDOWS = "/dev/vda1@/EFI/Microsoft/Boot/bootmgfw.efi:Windows Boot Manager:Windows:efi";
+const erase = { install: "erase", swap: "none" };
+
+/** lsblk --json --bytes --output PATH,TYPE,SIZE,FSTYPE,LABEL,MOUNTPOINTS of a test machine. */
+function lsblk(...blockdevices: unknown[]): string {
+  return JSON.stringify({ blockdevices });
+}
+const cdrom = {
+  path: "/dev/sr0",
+  type: "rom",
+  size: 1800 * MiB,
+  fstype: "iso9660",
+  label: "ParticleOS",
+  mountpoints: ["/run/live/medium"],
+};
+const zram = { path: "/dev/zram0", type: "disk", size: 0, fstype: null, mountpoints: [null] };
+const part = (path: string, size: number, fstype: string | null, label: string | null = null) => ({
+  path,
+  type: "part",
+  size,
+  fstype,
+  label,
+  mountpoints: [null],
+});
+/** The boot tier's Windows laptop disk (test/support/windows-disk.ts). */
+const laptop = {
+  path: "/dev/vda",
+  type: "disk",
+  size: 24 * GiB,
+  fstype: null,
+  label: null,
+  mountpoints: [null],
+  children: [
+    part("/dev/vda1", 100 * MiB, "vfat"),
+    part("/dev/vda2", 16 * MiB, null),
+    part("/dev/vda3", 24 * GiB - 118 * MiB, "ntfs", "Windows"),
+  ],
+};
+const blank = (path: string, size = 20 * GiB) => ({
+  path,
+  type: "disk",
+  size,
+  fstype: null,
+  label: null,
+  mountpoints: [null],
+});
+
+describe("erase confirmation check", () => {
+  it("names Windows and the NTFS partition when Erase is chosen on the laptop disk", () => {
+    const losses = eraseLosses(erase, [WINDOWS], lsblk(cdrom, zram, laptop));
+    expect(losses.ask).toBe(true);
+    expect(losses.heading).toBe("Erase disk deletes everything on /dev/vda, among it:");
+    expect(losses.lines).toEqual([
+      "Windows Boot Manager on /dev/vda1 (vfat, 100 MiB)",
+      '/dev/vda3 (ntfs, "Windows", 23.9 GiB)',
+    ]);
+  });
+
+  it("does not ask for any other choice, nor before a choice is made", () => {
+    for (const install of ["alongside", "replace", "manual", "none"]) {
+      expect(eraseLosses({ install, swap: "none" }, [WINDOWS], lsblk(laptop)).ask, install).toBe(
+        false,
+      );
+    }
+    expect(eraseLosses(undefined, [WINDOWS], lsblk(laptop)).ask).toBe(false);
+  });
+
+  it("does not ask when the only disk is blank (the bios walk), booted from CD or USB", () => {
+    expect(eraseLosses(erase, [], lsblk(cdrom, zram, blank("/dev/vda")))).toEqual({
+      ask: false,
+      heading: "",
+      lines: [],
+    });
+    const stick = {
+      ...blank("/dev/sdb", 8 * GiB),
+      fstype: "iso9660",
+      children: [
+        { ...part("/dev/sdb1", 1800 * MiB, "iso9660"), mountpoints: ["/run/live/medium"] },
+        part("/dev/sdb2", 10 * MiB, "vfat"),
+      ],
+    };
+    expect(eraseLosses(erase, [], lsblk(stick, blank("/dev/vda"))).ask).toBe(false);
+    // Partitions without a file system (a fresh table) hold nothing to lose.
+    const fresh = { ...blank("/dev/vda"), children: [part("/dev/vda1", GiB, null)] };
+    expect(eraseLosses(erase, [], lsblk(fresh)).ask).toBe(false);
+  });
+
+  it("asks for data partitions os-prober does not see, and for a whole-disk file system", () => {
+    const data = {
+      ...blank("/dev/nvme0n1", 512 * GiB),
+      children: [part("/dev/nvme0n1p1", 512 * GiB, "ext4", "photos")],
+    };
+    expect(eraseLosses(erase, [], lsblk(data)).lines).toEqual([
+      '/dev/nvme0n1p1 (ext4, "photos", 512.0 GiB)',
+    ]);
+    const whole = { ...blank("/dev/sda", 2 * GiB), fstype: "btrfs" };
+    expect(eraseLosses(erase, [], lsblk(whole)).lines).toEqual(["/dev/sda (btrfs, 2.0 GiB)"]);
+  });
+
+  it("names each disk that holds something when there are several", () => {
+    const linux = {
+      ...blank("/dev/vdb", 40 * GiB),
+      children: [part("/dev/vdb1", 40 * GiB, "ext4")],
+    };
+    const losses = eraseLosses(
+      erase,
+      [WINDOWS, "/dev/vdb1:Debian GNU/Linux 13 (trixie):Debian:linux"],
+      lsblk(cdrom, laptop, blank("/dev/vdc"), linux),
+    );
+    expect(losses.ask).toBe(true);
+    expect(losses.heading).toMatch(/on the disk you chose/);
+    expect(losses.lines).toEqual([
+      "/dev/vda (24.0 GiB):",
+      "    Windows Boot Manager on /dev/vda1 (vfat, 100 MiB)",
+      '    /dev/vda3 (ntfs, "Windows", 23.9 GiB)',
+      "/dev/vdb (40.0 GiB):",
+      "    Debian GNU/Linux 13 (trixie) on /dev/vdb1 (ext4, 40.0 GiB)",
+    ]);
+  });
+
+  it("asks anyway, naming os-prober's systems, when the disk list cannot be read", () => {
+    for (const text of ["", null, "not json", '{"devices":[]}']) {
+      const losses = eraseLosses(erase, [WINDOWS], text);
+      expect(losses.ask, String(text)).toBe(true);
+      expect(losses.heading).toMatch(/could not be read/);
+      expect(losses.lines).toEqual(["Windows Boot Manager on /dev/vda1"]);
+    }
+    expect(eraseLosses({ install: "alongside" }, [WINDOWS], "").ask).toBe(false);
+  });
+
+  it("reads the real lsblk output of this host (the command the live session runs)", async () => {
+    const { stdout } = await run([
+      "lsblk",
+      "--json",
+      "--bytes",
+      "--output",
+      "PATH,TYPE,SIZE,FSTYPE,LABEL,MOUNTPOINTS",
+    ]);
+    type Dev = { path: string; type: string; fstype: string | null; children?: Dev[] };
+    const devices = (JSON.parse(stdout) as { blockdevices: Dev[] }).blockdevices;
+    const disks = devices.filter((d) => d.type === "disk" && !d.path.startsWith("/dev/zram"));
+    const withFs = disks.flatMap((d) => [d, ...(d.children ?? [])]).filter((d) => d.fstype);
+    const losses = eraseLosses(erase, [], stdout);
+    expect(losses.heading).not.toMatch(/could not be read/);
+    expect(losses.ask).toBe(withFs.length > 0);
+    // Every line names a device lsblk listed with its file system.
+    for (const line of losses.lines.filter((l) => !l.endsWith(":"))) {
+      const path = /\/dev\/\S+/.exec(line)?.[0];
+      const device = withFs.find((d) => d.path === path);
+      expect(device, line).toBeDefined();
+      expect(line).toContain(String(device?.fstype));
+    }
+  });
+});
