@@ -14,7 +14,9 @@
 // so the users page, comes only when both match) and again at the installed system's prompt.
 // With UEFI_WALK_BESIDE_WINDOWS the OVMF walk's disk is a Windows laptop's, NTFS filling it
 // (test/support/windows-disk.ts), with a "Windows Boot Manager" firmware entry: the page must
-// still pre-select nothing, the walk clicks "Install alongside" (Calamares shrinks NTFS), and
+// still pre-select nothing; the walk first clicks "Erase disk" and Next, where atomiso's page
+// must ask once more naming Windows and its NTFS partition, goes Back, then clicks "Install
+// alongside" (Calamares shrinks NTFS; the confirmation page then passes itself over), and
 // after the install Windows' files are unchanged, ntfsfix -n is clean, the firmware's BootOrder
 // starts with the new system and keeps Windows Boot Manager, and the GRUB menu offers Windows.
 // Screenshots, OCR text, serial log and the extracted Calamares log stay in
@@ -221,21 +223,75 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             reject: ["What is your name?"],
             ocr: { upscale: 3 },
           });
-          // Choose Erase disk, or Install alongside beside Windows: a click on its label, found
-          // by OCR (the tablet's absolute pointer).
-          const [first, second] = laptop ? ["Install", /^alongside/] : ["Erase", /^disk/];
-          const choice = (await ocrWords(choices.png, { upscale: 3 })).find(
-            (w, i, words) => w.text === first && second.test(words[i + 1]?.text ?? ""),
-          );
-          if (!choice)
-            throw new Error(
-              `no "${first} ${second.source.slice(1)}" label found in ${choices.png}`,
+          // A click on a choice's label, found by OCR (the tablet's absolute pointer).
+          const clickChoice = async (on: PageScreen, first: string, second: RegExp) => {
+            const choice = (await ocrWords(on.png, { upscale: 3 })).find(
+              (w, i, words) => w.text === first && second.test(words[i + 1]?.text ?? ""),
             );
-          await clickAt(
-            g.qmp,
-            choice.left + choice.width / 2,
-            choice.top + choice.height / 2,
-            pngSize(await readFile(choices.png)),
+            if (!choice)
+              throw new Error(`no "${first} ${second.source.slice(1)}" label found in ${on.png}`);
+            await clickAt(
+              g.qmp,
+              choice.left + choice.width / 2,
+              choice.top + choice.height / 2,
+              pngSize(await readFile(on.png)),
+            );
+          };
+          let chooseFrom = choices;
+          if (laptop) {
+            // Erase on a disk that holds Windows asks once more, naming what would be lost
+            // (atomiso's page after the partition page); Back returns to the choice.
+            await clickChoice(choices, "Erase", /^disk/);
+            await new Promise((r) => setTimeout(r, 3000));
+            await pressKeys(g.qmp, "alt-n");
+            const confirm = await page({
+              name: "4-partitions-erase-confirm",
+              expect: [
+                "Erase the disk and everything on it?",
+                "Erase disk deletes everything on /dev/vda",
+                // OCR reads the bold "1" as "l" at times.
+                /Windows Boot Manager on \/dev\/vda[1l]\b/,
+                /\/dev\/vda3 \(ntfs/,
+              ],
+              reject: ["What is your name?"],
+              ocr: { upscale: 3 },
+              timeoutMs: 60_000,
+            });
+            lap("erase-confirm");
+            const afterBack = (timeoutMs: number) =>
+              page({
+                name: "4-partitions-after-back",
+                expect: ["Install alongside", "Erase disk"],
+                reject: [/Erase the disk and everything/],
+                ocr: { upscale: 3 },
+                timeoutMs,
+              });
+            // Back by its shortcut; should the QML page's window hold the keyboard focus (Qt
+            // then sends it no Alt+B), by a click on the button (the lowest "Back" on screen:
+            // the page's own text names it too). Which one worked goes into timings.
+            await pressKeys(g.qmp, "alt-b");
+            try {
+              chooseFrom = await afterBack(20_000);
+              timings["erase-confirm-back-by-key"] = 1;
+            } catch {
+              const back = (await ocrWords(confirm.png, { upscale: 3 }))
+                .filter((w) => /^Back$/.test(w.text))
+                .sort((a, b) => b.top - a.top)[0];
+              if (!back) throw new Error(`no Back button found in ${confirm.png}`);
+              await clickAt(
+                g.qmp,
+                back.left + back.width / 2,
+                back.top + back.height / 2,
+                pngSize(await readFile(confirm.png)),
+              );
+              chooseFrom = await afterBack(60_000);
+              timings["erase-confirm-back-by-key"] = 0;
+            }
+          }
+          // Choose Erase disk, or Install alongside beside Windows.
+          await clickChoice(
+            chooseFrom,
+            ...(laptop ? (["Install", /^alongside/] as const) : (["Erase", /^disk/] as const)),
           );
           if (laptop) {
             // Alongside: Calamares asks which partition to shrink. A click on the NTFS
