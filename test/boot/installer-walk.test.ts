@@ -242,7 +242,13 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             // Erase on a disk that holds Windows asks once more, naming what would be lost
             // (atomiso's page after the partition page); Back returns to the choice.
             await clickChoice(choices, "Erase", /^disk/);
-            await new Promise((r) => setTimeout(r, 3000));
+            // Next is enabled once the "After:" preview holds the layout's partitions.
+            await page({
+              name: "4-partitions-erase-preview",
+              expect: ["Erase disk", /\bboot\b/, /\broot\b/],
+              ocr: { upscale: 3 },
+              timeoutMs: 90_000,
+            });
             await pressKeys(g.qmp, "alt-n");
             const confirm = await page({
               name: "4-partitions-erase-confirm",
