@@ -73,6 +73,10 @@ export const HARMLESS_CALAMARES_WARNINGS: readonly { pattern: RegExp; why: strin
     why: "KPMcore probing a disk without a partition table or file system (the blank target disk of a test machine, or a new disk); the installer erases it anyway",
   },
   {
+    pattern: /WARNING \(Qt\): [^\n]*atomiso erase check: /,
+    why: "atomiso's own erase confirmation page (erase-confirm.qml) records what it read from GlobalStorage and decided; Qt logs QML's console.warn as a warning",
+  },
+  {
     pattern: /WARNING \(Qt\): (?:begin|end)ResetModel called on BootLoaderModel\(/,
     why: "Calamares' partition module nests model resets in its boot loader list (BootLoaderModel); Qt 6.8 and later warn about the nesting; it happens whatever the configuration says",
   },

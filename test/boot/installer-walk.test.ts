@@ -251,6 +251,14 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               timeoutMs: 90_000,
             });
             await pressKeys(g.qmp, "alt-n");
+            // On a miss, the error quotes what the page read and decided (its line in
+            // Calamares' log, which live-marker copies to the serial console).
+            const eraseCheckLines = async () => {
+              await g.serial.poll();
+              return calamaresLogLines(g.serial.text())
+                .filter((l) => l.includes("atomiso erase check"))
+                .join("\n");
+            };
             const confirm = await page({
               name: "4-partitions-erase-confirm",
               expect: [
@@ -263,6 +271,9 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               reject: ["What is your name?"],
               ocr: { upscale: 3 },
               timeoutMs: 60_000,
+            }).catch(async (e: unknown) => {
+              await new Promise((r) => setTimeout(r, 5000)); // live-marker's tail -F
+              throw new Error(`${String(e)}\nThe page's own record:\n${await eraseCheckLines()}`);
             });
             lap("erase-confirm");
             const afterBack = (timeoutMs: number) =>
