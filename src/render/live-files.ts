@@ -191,6 +191,7 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
         .map(([k, v]) => `${k}=${osReleaseValue(v)}`)
         .join("\n")}\n`,
     },
+    script("disk-list", "usr/libexec/atomiso/disk-list"),
     script("installer-session", "usr/libexec/atomiso/installer-session"),
     script("live-marker", "usr/libexec/atomiso/live-marker"),
     script("openbox-rc", "usr/libexec/atomiso/openbox-rc"),

@@ -7,8 +7,9 @@
 //    choice changes ({ install: "erase" | "alongside" | "replace" | "manual" | "none", swap })
 //  - osproberLines: GlobalStorage "osproberLines", the partition module's os-prober output
 //    ("/dev/vda1@/EFI/Microsoft/Boot/bootmgfw.efi:Windows Boot Manager:Windows:efi")
-//  - lsblkText: `lsblk --json --bytes --output PATH,TYPE,SIZE,FSTYPE,LABEL,MOUNTPOINTS`, written
-//    by the live session before it starts Calamares; "" or null when it could not be read.
+//  - lsblkText: the JSON of installer-scripts/live/disk-list (lsblk, partitions nested under
+//    their disk), written by the live session before it starts Calamares; "" or null when it
+//    could not be read.
 // Calamares 3.3 does not tell which disk the choice page shows until the install runs
 // (FillGlobalStorageJob), so with more than one disk every disk that holds something is named.
 
@@ -74,7 +75,11 @@ function diskLosses(disk, systems) {
 function parseBlockdevices(lsblkText) {
   try {
     const parsed = lsblkText ? JSON.parse(lsblkText) : null;
-    return parsed && Array.isArray(parsed.blockdevices) ? parsed.blockdevices : null;
+    const list = parsed && Array.isArray(parsed.blockdevices) ? parsed.blockdevices : null;
+    // A flat list (partitions beside their disks, as lsblk prints without its tree column)
+    // cannot tell which disk holds what: treated as unknown, so the page asks.
+    if (list?.some((d) => d && d.type === "part")) return null;
+    return list;
   } catch (_e) {
     return null;
   }
