@@ -15,6 +15,11 @@ export interface BootAnalysis {
   slowest: { unit: string; seconds: number }[];
   /** systemd-analyze critical-chain graphical.target, as printed. */
   criticalChain: string[];
+  /**
+   * When the session's programs started (sddm, Xorg, openbox, calamares), in seconds since the
+   * kernel started, in that order: the part of the boot after graphical.target.
+   */
+  started: { name: string; seconds: number }[];
 }
 
 /** systemd's time spans: "1min 2.345s", "812ms", "3.1s", "2h 1min 3s", "950us". */
@@ -70,8 +75,14 @@ export function bootAnalysis(serialLog: string): BootAnalysis | undefined {
   const chainStart = lines.findIndex((l) => /^graphical\.target @/.test(l));
   const criticalChain =
     chainStart < 0 ? [] : lines.slice(chainStart).filter((l) => /[@+]\d/.test(l));
+  const started: BootAnalysis["started"] = [];
+  for (const line of lines) {
+    const m = /^started (\S+) (\d+(?:\.\d+)?)$/.exec(line);
+    if (m) started.push({ name: m[1] as string, seconds: Number(m[2]) });
+  }
   return {
     phases,
+    started,
     totalSeconds: parseTimespan(total ?? "") ?? Object.values(phases).reduce((a, b) => a + b, 0),
     slowest,
     criticalChain,
@@ -87,8 +98,13 @@ export function describeBootAnalysis(a: BootAnalysis, topUnits = 6): string {
     .slice(0, topUnits)
     .map((u) => `${u.unit} ${u.seconds.toFixed(1)} s`)
     .join(", ");
-  return [
+  const lines = [
     `systemd: ${phases} = ${a.totalSeconds.toFixed(1)} s`,
     `slowest units: ${units || "(none reported)"}`,
-  ].join("\n");
+  ];
+  if (a.started.length > 0)
+    lines.push(
+      `started (s after the kernel): ${a.started.map((p) => `${p.name} ${p.seconds.toFixed(1)}`).join(", ")}`,
+    );
+  return lines.join("\n");
 }

@@ -197,7 +197,10 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           lap("location");
 
           await pressKeys(g.qmp, "alt-n");
-          await page({ name: "3-keyboard", expect: ["Keyboard model:", /English \(US/] });
+          // The chosen layout is read on the summary page ("Keyboard layout has been set to
+          // English (US)"): in the maximised window the list's highlighted last row is not
+          // always legible to OCR.
+          await page({ name: "3-keyboard", expect: ["Keyboard model:"] });
           lap("keyboard");
 
           await pressKeys(g.qmp, "alt-n");

@@ -72,6 +72,11 @@ describe("the example ISO", async () => {
     );
     expect(await cat("etc/sddm.conf.d/10-atomiso-autologin.conf")).toContain("User=live");
     expect(await cat("etc/sudoers.d/10-atomiso-live")).toBe("live ALL=(ALL:ALL) NOPASSWD: ALL\n");
+    // The login does not wait for NetworkManager (live-configure's copy of the unit).
+    const userSessions = await cat("etc/systemd/system/systemd-user-sessions.service");
+    expect(userSessions).toMatch(/^After=.*nss-user-lookup\.target/m);
+    expect(userSessions).not.toContain("network.target");
+    expect(userSessions).toMatch(/^ExecStart=.*systemd-user-sessions start$/m);
     const { stdout: listing } = await run(["unsquashfs", "-lls", join(work, "config.squashfs")]);
     expect(listing).toMatch(
       /graphical\.target\.wants\/atomiso-live-marker\.service -> \/usr\/lib\/systemd\/system\/atomiso-live-marker\.service$/m,

@@ -67,8 +67,11 @@ describe("the installer session's openbox configuration (real openbox on Xvfb)",
     return { rc, record };
   }
 
-  /** Runs openbox with `rc` on a new Xvfb, presses Super+Alt+S, stops both again. */
-  async function pressSuperAltS(rc: string): Promise<void> {
+  /** Runs openbox with `rc` on a new Xvfb, runs `act` there, stops both again. */
+  async function withOpenbox(
+    rc: string,
+    act: (env: Record<string, string>) => Promise<void>,
+  ): Promise<void> {
     const display = `:${await freeDisplay()}`;
     const env = { DISPLAY: display };
     const xvfb = spawnProcess(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"]);
@@ -96,8 +99,7 @@ describe("the installer session's openbox configuration (real openbox on Xvfb)",
         if (i > 100) throw new Error(`openbox did not start: ${errors.join("\n")}`);
         await sleep(100);
       }
-      await run(["xdotool", "key", "super+alt+s"], { env });
-      await sleep(2000);
+      await act(env);
       // openbox reports a bad key name or action in its configuration on stderr (the Debian
       // menu file that update-menus writes is missing on this host, and not ours).
       const complaints = errors.filter((l) => /Openbox-Message|Invalid|Unable/i.test(l));
@@ -107,6 +109,48 @@ describe("the installer session's openbox configuration (real openbox on Xvfb)",
       await xvfb.stop();
     }
   }
+
+  async function pressSuperAltS(rc: string): Promise<void> {
+    await withOpenbox(rc, async (env) => {
+      await run(["xdotool", "key", "super+alt+s"], { env });
+      await sleep(2000);
+    });
+  }
+
+  it("maximises Calamares' window and no other", async () => {
+    const { rc } = await mergedRc(false);
+    await withOpenbox(rc, async (env) => {
+      // X clients named as Calamares' window is (WM_CLASS res_name "calamares") and not.
+      const clients = ["calamares", "nm-tray"].map((name) =>
+        spawnProcess(["xmessage", "-name", name, "-geometry", "300x100+10+10", name], { env }),
+      );
+      try {
+        const maximised = async (name: string) => {
+          for (let i = 0; ; i++) {
+            const found = await run(["xdotool", "search", "--classname", `^${name}$`], {
+              env,
+              okExitCodes: [0, 1],
+            });
+            const id = found.stdout.trim().split("\n")[0];
+            if (id) {
+              await sleep(500); // openbox applies its rules as it maps the window
+              const state = await run(["xprop", "-id", id, "_NET_WM_STATE"], { env });
+              return (
+                /_NET_WM_STATE_MAXIMIZED_VERT/.test(state.stdout) &&
+                /_NET_WM_STATE_MAXIMIZED_HORZ/.test(state.stdout)
+              );
+            }
+            if (i > 100) throw new Error(`no ${name} window appeared`);
+            await sleep(100);
+          }
+        };
+        expect(await maximised("calamares")).toBe(true);
+        expect(await maximised("nm-tray")).toBe(false);
+      } finally {
+        for (const c of clients) await c.stop();
+      }
+    });
+  }, 60_000);
 
   it("runs the screen reader toggle on Super+Alt+S with [live] accessibility", async () => {
     const { rc, record } = await mergedRc(true);

@@ -21,6 +21,9 @@ const SERIAL = [
   "ATOMISO-BOOT graphical.target @1min 1.900s",
   "ATOMISO-BOOT └─sddm.service @40.100s +1.200s",
   "ATOMISO-BOOT   └─systemd-user-sessions.service @39.900s +150ms",
+  "ATOMISO-BOOT started sddm 40.1\r",
+  "ATOMISO-BOOT started Xorg 42.75",
+  "ATOMISO-BOOT started calamares 61.0",
 ].join("\n");
 
 describe("boot analysis from the serial console", () => {
@@ -42,6 +45,11 @@ describe("boot analysis from the serial console", () => {
       "NetworkManager.service",
       "polkit.service",
     ]);
+    expect(a?.started).toEqual([
+      { name: "sddm", seconds: 40.1 },
+      { name: "Xorg", seconds: 42.75 },
+      { name: "calamares", seconds: 61 },
+    ]);
     expect(a?.criticalChain).toEqual([
       "graphical.target @1min 1.900s",
       "└─sddm.service @40.100s +1.200s",
@@ -51,6 +59,7 @@ describe("boot analysis from the serial console", () => {
       [
         "systemd: kernel 3.5 s + initrd 24.1 s + userspace 62.3 s = 89.9 s",
         "slowest units: systemd-udev-settle.service 63.5 s, NetworkManager.service 21.0 s",
+        "started (s after the kernel): sddm 40.1, Xorg 42.8, calamares 61.0",
       ].join("\n"),
     );
   });
@@ -67,6 +76,7 @@ describe("boot analysis from the serial console", () => {
       "userspace",
     ]);
     expect(a?.totalSeconds).toBeCloseTo(70.1);
+    expect(a?.started).toEqual([]);
   });
 
   it("nothing reported: undefined (an older ISO, or a boot that never finished)", () => {
