@@ -19,41 +19,10 @@ import { loadConfig } from "../../src/config/load.js";
 import { ocr } from "../../src/qemu/ocr.js";
 import { DISKS_FILE, renderCalamares } from "../../src/render/calamares/render.js";
 import { run } from "../../src/tools/exec.js";
+import { blank, cdrom, laptop, WINDOWS } from "../support/disk-list-fixtures.js";
 
 const QML = "/usr/lib/qt6/bin/qml";
-const GiB = 1024 ** 3;
-const MiB = 1024 ** 2;
-const WINDOWS = "/dev/vda1@/EFI/Microsoft/Boot/bootmgfw.efi:Windows Boot Manager:Windows:efi";
-const part = (path: string, size: number, fstype: string | null, label: string | null = null) => ({
-  path,
-  type: "part",
-  size,
-  fstype,
-  label,
-  mountpoints: [null],
-});
-const cdrom = {
-  path: "/dev/sr0",
-  type: "rom",
-  size: 1800 * MiB,
-  fstype: "iso9660",
-  label: "ParticleOS",
-  mountpoints: ["/run/live/medium"],
-};
-const laptop = {
-  path: "/dev/vda",
-  type: "disk",
-  size: 24 * GiB,
-  fstype: null,
-  label: null,
-  mountpoints: [null],
-  children: [
-    part("/dev/vda1", 100 * MiB, "vfat"),
-    part("/dev/vda2", 16 * MiB, null),
-    part("/dev/vda3", 24 * GiB - 118 * MiB, "ntfs", "Windows"),
-  ],
-};
-const blank = { ...laptop, size: 20 * GiB, children: undefined };
+const blankDisk = blank("/dev/vda");
 
 interface Scenario {
   install: string;
@@ -200,7 +169,7 @@ Item {
   });
 
   it("passes itself over, forwards, when Erase is chosen on a blank disk (the bios walk)", async () => {
-    const r = await runPage({ install: "erase", osprober: [], disks: [cdrom, blank], from: 3 });
+    const r = await runPage({ install: "erase", osprober: [], disks: [cdrom, blankDisk], from: 3 });
     expect(r).toMatchObject({ step: "next", texts: [] });
   });
 

@@ -9,6 +9,7 @@ import { calamaresOptionsFor } from "../../src/config/calamares-options.js";
 import { loadConfig } from "../../src/config/load.js";
 import { renderCalamares } from "../../src/render/calamares/render.js";
 import { run } from "../../src/tools/exec.js";
+import { blank, cdrom, GiB, laptop, MiB, part, WINDOWS } from "../support/disk-list-fixtures.js";
 
 interface Losses {
   ask: boolean;
@@ -27,54 +28,13 @@ const source = String(
 const eraseLosses: EraseLosses = (...args) =>
   (runInNewContext(`${source}\n;eraseLosses`, {}) as EraseLosses)(...args);
 
-const GiB = 1024 ** 3;
-const MiB = 1024 ** 2;
-const WINDOWS = "/dev/vda1@/EFI/Microsoft/Boot/bootmgfw.efi:Windows Boot Manager:Windows:efi";
 const erase = { install: "erase", swap: "none" };
 
 /** installer-scripts/live/disk-list's JSON of a test machine (NAME left out: unused). */
 function lsblk(...blockdevices: unknown[]): string {
   return JSON.stringify({ blockdevices });
 }
-const cdrom = {
-  path: "/dev/sr0",
-  type: "rom",
-  size: 1800 * MiB,
-  fstype: "iso9660",
-  label: "ParticleOS",
-  mountpoints: ["/run/live/medium"],
-};
 const zram = { path: "/dev/zram0", type: "disk", size: 0, fstype: null, mountpoints: [null] };
-const part = (path: string, size: number, fstype: string | null, label: string | null = null) => ({
-  path,
-  type: "part",
-  size,
-  fstype,
-  label,
-  mountpoints: [null],
-});
-/** The boot tier's Windows laptop disk (test/support/windows-disk.ts). */
-const laptop = {
-  path: "/dev/vda",
-  type: "disk",
-  size: 24 * GiB,
-  fstype: null,
-  label: null,
-  mountpoints: [null],
-  children: [
-    part("/dev/vda1", 100 * MiB, "vfat"),
-    part("/dev/vda2", 16 * MiB, null),
-    part("/dev/vda3", 24 * GiB - 118 * MiB, "ntfs", "Windows"),
-  ],
-};
-const blank = (path: string, size = 20 * GiB) => ({
-  path,
-  type: "disk",
-  size,
-  fstype: null,
-  label: null,
-  mountpoints: [null],
-});
 
 describe("erase confirmation check", () => {
   it("names Windows and the NTFS partition when Erase is chosen on the laptop disk", () => {
