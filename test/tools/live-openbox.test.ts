@@ -74,7 +74,18 @@ describe("the installer session's openbox configuration (real openbox on Xvfb)",
   ): Promise<void> {
     const display = `:${await freeDisplay()}`;
     const env = { DISPLAY: display };
-    const xvfb = spawnProcess(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"]);
+    const xvfb = spawnProcess([
+      "Xvfb",
+      display,
+      "-screen",
+      "0",
+      "1024x768x24",
+      "-nolisten",
+      "tcp",
+      // No server reset when the last client leaves: the readiness probe (xprop) is one, and a
+      // client connecting during the reset (openbox, under load) is refused.
+      "-noreset",
+    ]);
     let openbox: SpawnedProcess | undefined;
     try {
       // Xvfb accepts clients once the root window answers (its socket appears earlier).
