@@ -198,8 +198,8 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
 
           await pressKeys(g.qmp, "alt-n");
           // The chosen layout is read on the summary page ("Keyboard layout has been set to
-          // English (US)"): in the maximised window the list's highlighted last row is not
-          // always legible to OCR.
+          // English (US)"), which is what the install uses: the list's highlighted last row
+          // here is not always legible to OCR.
           await page({ name: "3-keyboard", expect: ["Keyboard model:"] });
           lap("keyboard");
 
@@ -318,29 +318,46 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             // Alongside: Calamares asks which partition to shrink. A click on the NTFS
             // partition's entry in the "Current:" legend (its second line names the file
             // system) selects it; the "After:" preview then shows the split.
-            const shrink = await page({
-              name: "4-partitions-alongside",
-              expect: ["Install alongside", /partition to shrink/i],
-              ocr: { upscale: 3 },
-              timeoutMs: 90_000,
-            });
-            // The legend's NTFS (or vda3) label; OCR misses the small grey "NTFS" at times, so
-            // failing both, the "Current:" bar itself, right of its label (NTFS fills the bar).
-            const words = await ocrWords(shrink.png, { upscale: 3 });
-            const screen = pngSize(await readFile(shrink.png));
-            const legend =
-              words.find((w) => /ntfs/i.test(w.text)) ?? words.find((w) => /^vda3$/.test(w.text));
-            const current = words.find((w) => /^Current:?$/.test(w.text));
-            const target = legend
-              ? { x: legend.left + legend.width / 2, y: legend.top + legend.height / 2 }
-              : current
-                ? { x: Math.round(screen.width * 0.6), y: current.top + current.height / 2 }
-                : undefined;
-            if (!target)
-              throw new Error(
-                `neither the NTFS partition nor the "Current:" bar found by OCR in ${shrink.png}`,
-              );
-            await clickAt(g.qmp, target.x, target.y, screen);
+            // After Erase and Back, Calamares reverts the disk (a rescan of several seconds)
+            // and rebuilds the legend, which can swallow a click made meanwhile: the click is
+            // repeated on a fresh screenshot until the split is stated (three tries).
+            for (let attempt = 1; ; attempt++) {
+              const shrink = await page({
+                name: "4-partitions-alongside",
+                expect: ["Install alongside", /partition to shrink/i],
+                ocr: { upscale: 3 },
+                timeoutMs: 90_000,
+              });
+              // The legend's NTFS (or vda3) label; OCR misses the small grey "NTFS" at times,
+              // so failing both, the "Current:" bar itself, right of its label (NTFS fills it).
+              const words = await ocrWords(shrink.png, { upscale: 3 });
+              const screen = pngSize(await readFile(shrink.png));
+              const legend =
+                words.find((w) => /ntfs/i.test(w.text)) ?? words.find((w) => /^vda3$/.test(w.text));
+              const current = words.find((w) => /^Current:?$/.test(w.text));
+              const target = legend
+                ? { x: legend.left + legend.width / 2, y: legend.top + legend.height / 2 }
+                : current
+                  ? { x: Math.round(screen.width * 0.6), y: current.top + current.height / 2 }
+                  : undefined;
+              if (!target)
+                throw new Error(
+                  `neither the NTFS partition nor the "Current:" bar found by OCR in ${shrink.png}`,
+                );
+              await clickAt(g.qmp, target.x, target.y, screen);
+              try {
+                await page({
+                  name: "4-partitions-shrink-chosen",
+                  expect: [/will be shrunk to \d+ ?MiB/],
+                  ocr: { upscale: 3 },
+                  timeoutMs: 30_000,
+                });
+                timings["alongside-clicks"] = attempt;
+                break;
+              } catch (e) {
+                if (attempt >= 3) throw e;
+              }
+            }
           }
           // The "After:" preview with the layout's partitions (boot, root) is shown once a
           // choice is made. OCR does not always read the "After:" label, so the legend counts.
