@@ -67,11 +67,8 @@ describe("the installer session's openbox configuration (real openbox on Xvfb)",
     return { rc, record };
   }
 
-  /** Runs openbox with `rc` on a new Xvfb, runs `act` there, stops both again. */
-  async function withOpenbox(
-    rc: string,
-    act: (env: Record<string, string>) => Promise<void>,
-  ): Promise<void> {
+  /** Runs openbox with `rc` on a new Xvfb, presses Super+Alt+S, stops both again. */
+  async function pressSuperAltS(rc: string): Promise<void> {
     const display = `:${await freeDisplay()}`;
     const env = { DISPLAY: display };
     const xvfb = spawnProcess([
@@ -110,7 +107,8 @@ describe("the installer session's openbox configuration (real openbox on Xvfb)",
         if (i > 100) throw new Error(`openbox did not start: ${errors.join("\n")}`);
         await sleep(100);
       }
-      await act(env);
+      await run(["xdotool", "key", "super+alt+s"], { env });
+      await sleep(2000);
       // openbox reports a bad key name or action in its configuration on stderr (the Debian
       // menu file that update-menus writes is missing on this host, and not ours).
       const complaints = errors.filter((l) => /Openbox-Message|Invalid|Unable/i.test(l));
@@ -119,13 +117,6 @@ describe("the installer session's openbox configuration (real openbox on Xvfb)",
       await openbox?.stop();
       await xvfb.stop();
     }
-  }
-
-  async function pressSuperAltS(rc: string): Promise<void> {
-    await withOpenbox(rc, async (env) => {
-      await run(["xdotool", "key", "super+alt+s"], { env });
-      await sleep(2000);
-    });
   }
 
   it("runs the screen reader toggle on Super+Alt+S with [live] accessibility", async () => {
