@@ -1,5 +1,23 @@
 // Stand-ins for installer-scripts/live/disk-list's JSON (lsblk, partitions nested under their
-// disk) of the boot tier's machines, shared by the erase confirmation's node and Qt tests.
+// disk) of the boot tier's machines, shared by the erase confirmation's node and Qt tests, and
+// the page's check (erase-check.js) loaded into node.
+import { runInNewContext } from "node:vm";
+
+/** What erase-check.js's eraseLosses returns. */
+export interface Losses {
+  ask: boolean;
+  heading: string;
+  lines: string[];
+}
+export type EraseLosses = (choice: unknown, osproberLines: unknown, lsblkText: unknown) => Losses;
+
+/**
+ * erase-check.js's eraseLosses from the file's text, in a fresh context per call: the file is a
+ * script of top-level declarations, as QML loads it.
+ */
+export function eraseLossesOf(source: string): EraseLosses {
+  return (...args) => (runInNewContext(`${source}\n;eraseLosses`, {}) as EraseLosses)(...args);
+}
 
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;

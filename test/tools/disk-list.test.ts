@@ -7,9 +7,9 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runInNewContext } from "node:vm";
 import { afterAll, describe, expect, it } from "vitest";
 import { run } from "../../src/tools/exec.js";
+import { eraseLossesOf } from "../support/disk-list-fixtures.js";
 import { makeWindowsDisk } from "../support/windows-disk.js";
 
 interface Dev {
@@ -41,10 +41,7 @@ describe("disk-list (the live session's list of disks for the erase confirmation
       // The page's check on that list, the loop device standing for a VM's disk, with the
       // Windows Boot Manager os-prober finds on its ESP: it asks, and names it.
       const source = await readFile("src/render/templates/erase-confirm/erase-check.js", "utf8");
-      const eraseLosses = runInNewContext(`${source}\n;eraseLosses`, {}) as (...a: unknown[]) => {
-        ask: boolean;
-        lines: string[];
-      };
+      const eraseLosses = eraseLossesOf(source);
       const asDisk = JSON.stringify({
         blockdevices: devices.filter((d) => d.path === loop).map((d) => ({ ...d, type: "disk" })),
       });

@@ -3,20 +3,21 @@
 // partitionChoices and osproberLines, the live session's lsblk --json), does it ask, and does
 // it name what would be lost? The last case feeds it this host's real lsblk output.
 import { join } from "node:path";
-import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { calamaresOptionsFor } from "../../src/config/calamares-options.js";
 import { loadConfig } from "../../src/config/load.js";
 import { renderCalamares } from "../../src/render/calamares/render.js";
 import { run } from "../../src/tools/exec.js";
-import { blank, cdrom, GiB, laptop, MiB, part, WINDOWS } from "../support/disk-list-fixtures.js";
-
-interface Losses {
-  ask: boolean;
-  heading: string;
-  lines: string[];
-}
-type EraseLosses = (choice: unknown, osproberLines: unknown, lsblkText: unknown) => Losses;
+import {
+  blank,
+  cdrom,
+  eraseLossesOf,
+  GiB,
+  laptop,
+  MiB,
+  part,
+  WINDOWS,
+} from "../support/disk-list-fixtures.js";
 
 const example = join(import.meta.dirname, "../../examples/particleos/atomiso.toml");
 const loaded = await loadConfig(example);
@@ -24,9 +25,7 @@ const files = await renderCalamares(calamaresOptionsFor(loaded.config, loaded.di
 const source = String(
   files.find((f) => f.path === "etc/calamares/branding/particleos/erase-check.js")?.content,
 );
-// A fresh context per call: the file is a script of top-level declarations, as QML loads it.
-const eraseLosses: EraseLosses = (...args) =>
-  (runInNewContext(`${source}\n;eraseLosses`, {}) as EraseLosses)(...args);
+const eraseLosses = eraseLossesOf(source);
 
 const erase = { install: "erase", swap: "none" };
 
