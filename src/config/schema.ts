@@ -170,7 +170,7 @@ const iso = z
     kernel_args: kernelArgs()
       .default([])
       .describe(
-        "Extra kernel arguments for the live system's boot entries: `name` or `name=value`, without blanks, quotes or GRUB/shell characters.",
+        "Extra kernel arguments for the live system's boot entries: `name` or `name=value`, without blanks, quotes or GRUB/shell characters. (`toram` makes live-boot copy the medium to memory on every machine; atomiso's entries already do so in a virtual machine with room for it: docs/live-system.md, Boot.)",
       ),
     boot_timeout: z
       .int()

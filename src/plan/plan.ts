@@ -344,6 +344,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
         productVersion: c.product.version,
         ...(epoch !== undefined ? { epoch } : {}),
         ...(installPlan ? { installPlan } : {}),
+        installerMemoryMiB: Math.ceil(c.installer.requirements.ram_gib * 1024),
       },
       [
         "squashfs-base",

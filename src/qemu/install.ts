@@ -52,17 +52,21 @@ export function afterInstallStep(markerLine: string): {
 export interface IsoBoot {
   kernel: string;
   initrd: string;
-  /** The kernel arguments of the ISO's "Install" menu entry. */
+  /** The kernel arguments of the ISO's "Install" menu entry, as GRUB passes them. */
   args: string;
 }
 
-/** Extracts the live kernel, initrd and the install entry's arguments from the ISO. */
+/**
+ * Extracts the live kernel, initrd and the install entry's arguments from the ISO, with the
+ * GRUB variables medium.cfg sets expanded as GRUB expands them.
+ */
 export async function isoBoot(iso: string, dir: string): Promise<IsoBoot> {
   await mkdir(dir, { recursive: true });
   const files = {
     kernel: join(dir, "vmlinuz"),
     initrd: join(dir, "initrd.img"),
     grub: join(dir, "grub.cfg"),
+    medium: join(dir, "medium.cfg"),
   };
   await run([
     "osirrox",
@@ -77,8 +81,17 @@ export async function isoBoot(iso: string, dir: string): Promise<IsoBoot> {
     "-extract",
     "/boot/grub/grub.cfg",
     files.grub,
+    "-extract",
+    "/boot/grub/medium.cfg",
+    files.medium,
   ]);
   const cfg = await readFile(files.grub, "utf8");
+  // The variables medium.cfg sets, which GRUB expands in the linux line (atomiso.toram=…).
+  const vars = new Map(
+    [...(await readFile(files.medium, "utf8")).matchAll(/^set (\w+)=(\S*)$/gm)].map(
+      (m) => [m[1] as string, m[2] as string] as const,
+    ),
+  );
   const entry = /menuentry "[^"]*" --id install \{[^}]*?\n\s*linux \/live\/vmlinuz ([^\n]*)/.exec(
     cfg,
   );
@@ -89,7 +102,8 @@ export async function isoBoot(iso: string, dir: string): Promise<IsoBoot> {
       "is it an atomiso ISO?",
     );
   }
-  return { kernel: files.kernel, initrd: files.initrd, args: entry[1].trim() };
+  const args = entry[1].trim().replace(/\$\{(\w+)\}/g, (_, name: string) => vars.get(name) ?? "");
+  return { kernel: files.kernel, initrd: files.initrd, args };
 }
 
 /** A small ext4 disk image labelled ATOMISO-ANS holding answer.toml (made without mounting). */

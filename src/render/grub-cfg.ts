@@ -103,6 +103,20 @@ export function liveKernelArgs(extra: readonly string[], debug: boolean): string
 /** Read by the installer session: Calamares with a high-contrast palette (live-session.ts). */
 export const HIGH_CONTRAST_ARG = "atomiso.contrast=high";
 
+/**
+ * The GRUB variable that /boot/grub/medium.cfg sets when the ISO is packed (stages/iso.ts):
+ * the medium's size plus the installer's memory, in MiB. The live initrd copies the medium to
+ * memory in a virtual machine with at least that much (installer-scripts/initramfs/toram-in-vm).
+ */
+export const TORAM_GRUB_VARIABLE = "atomiso_toram";
+/** GRUB expands the variable (empty when medium.cfg is missing, which the initrd ignores). */
+const TORAM_ARG = `atomiso.toram=\${${TORAM_GRUB_VARIABLE}}`;
+
+/** The kernel arguments as a GRUB `linux` line's words: the profile's stay last. */
+function grubKernelArgs(extra: readonly string[], debug: boolean): string {
+  return [...liveKernelArgs([], debug).map(grubWord), TORAM_ARG, ...extra.map(grubWord)].join(" ");
+}
+
 export function renderGrubCfg(o: GrubCfgOptions): string {
   if (!Number.isInteger(o.timeout) || o.timeout < 0) throw new Error("bad GRUB timeout");
   return renderTemplate("src/render/templates/grub.cfg.ejs", {
@@ -112,12 +126,11 @@ export function renderGrubCfg(o: GrubCfgOptions): string {
     installTitle: grubString(`Install ${o.productName}`),
     debugTitle: grubString(`Install ${o.productName} (debug: root shell on serial console)`),
     loading: grubString(`Loading ${o.productName} installer...`),
-    installArgs: liveKernelArgs(o.extraKernelArgs, false).map(grubWord).join(" "),
+    installArgs: grubKernelArgs(o.extraKernelArgs, false),
     highContrastTitle: grubString(`Install ${o.productName} (high contrast)`),
     // Before the profile's arguments, which stay last (as in the other entries).
-    highContrastArgs: liveKernelArgs([HIGH_CONTRAST_ARG, ...o.extraKernelArgs], false)
-      .map(grubWord)
-      .join(" "),
-    debugArgs: liveKernelArgs(o.extraKernelArgs, true).map(grubWord).join(" "),
+    highContrastArgs: grubKernelArgs([HIGH_CONTRAST_ARG, ...o.extraKernelArgs], false),
+    debugArgs: grubKernelArgs(o.extraKernelArgs, true),
+    toramVariable: TORAM_GRUB_VARIABLE,
   });
 }

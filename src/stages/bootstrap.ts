@@ -3,7 +3,7 @@
 // rebuild with a changed package list downloads only what is new.
 import { copyFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { libexecDir } from "../paths.js";
+import { libexecDir, packageRoot } from "../paths.js";
 import { run } from "../tools/exec.js";
 import { mmdebstrapArgv, mmdebstrapProgress } from "../tools/mmdebstrap.js";
 import { inPrivateMountNamespace } from "../tools/namespace.js";
@@ -175,6 +175,7 @@ export const bootstrapStage: StageDefinition<BootstrapOptions> = {
       env: {
         ATOMISO_APT_CACHE: ctx.aptCacheDir,
         ATOMISO_KEYRINGS: keyrings,
+        ATOMISO_INITRAMFS_TORAM: join(packageRoot, "installer-scripts/initramfs/toram-in-vm"),
         // Set or cleared explicitly: an inherited value would change the tree behind the key.
         SOURCE_DATE_EPOCH: o.epoch !== undefined ? String(o.epoch) : undefined,
       },

@@ -1,8 +1,9 @@
 // Stage "iso": lays out the medium (live/ layers, kernel, GRUB) and packs the hybrid ISO with
 // xorriso. Files are hard-linked from the cache into the layout, not copied.
-import { copyFile, link, lutimes, mkdir, readdir, writeFile } from "node:fs/promises";
+import { copyFile, link, lutimes, mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { INSTALL_PLAN_IN_ISO, type InstallPlan, PAYLOAD_IN_ISO } from "../install/install-plan.js";
+import { TORAM_GRUB_VARIABLE } from "../render/grub-cfg.js";
 import { run } from "../tools/exec.js";
 import { xorrisoArgv, xorrisoProgress } from "../tools/xorriso.js";
 import { PAYLOAD_DIR } from "./payload.js";
@@ -16,6 +17,39 @@ export interface IsoOptions {
   epoch?: number;
   /** Present when the ISO embeds the pinned image (the payload stage's output). */
   installPlan?: InstallPlan;
+  /** The memory the installer needs beside a copy of the medium ([installer.requirements]). */
+  installerMemoryMiB: number;
+}
+
+/** Memory kept free beyond the installer's own need when the medium is copied to memory. */
+export const TORAM_RESERVE_MIB = 512;
+
+/** Bytes of every file under a folder. */
+async function treeBytes(dir: string): Promise<number> {
+  let bytes = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) bytes += await treeBytes(path);
+    else bytes += (await stat(path)).size;
+  }
+  return bytes;
+}
+
+/**
+ * /boot/grub/medium.cfg: the memory a machine needs for the live system to copy this medium to
+ * it (the medium, the installer's memory and a reserve), which grub.cfg passes to the kernel as
+ * atomiso.toram (see installer-scripts/initramfs/toram-in-vm).
+ */
+export function mediumGrubCfg(mediumBytes: number, installerMemoryMiB: number): string {
+  const mediumMiB = Math.ceil(mediumBytes / (1024 * 1024));
+  const need = mediumMiB + installerMemoryMiB + TORAM_RESERVE_MIB;
+  return [
+    "# Written when the ISO was packed (atomiso): the memory a virtual machine needs for the",
+    `# live system to copy the medium to it: the medium ${mediumMiB} MiB, the installer ${installerMemoryMiB} MiB,`,
+    `# a reserve of ${TORAM_RESERVE_MIB} MiB.`,
+    `set ${TORAM_GRUB_VARIABLE}=${need}`,
+    "",
+  ].join("\n");
 }
 
 export const ISO_NAME = "image.iso";
@@ -88,6 +122,11 @@ export const isoStage: StageDefinition<IsoOptions> = {
         `${JSON.stringify(o.installPlan, null, 2)}\n`,
       );
     }
+    // Last, when every other file is in place: its number counts them.
+    await writeFile(
+      join(root, "boot", "grub", "medium.cfg"),
+      mediumGrubCfg(await treeBytes(root), o.installerMemoryMiB),
+    );
     // Debian's signed GRUB finds its medium by this file.
     await writeFile(
       join(root, ".disk", "info"),

@@ -1,6 +1,6 @@
 // The example ISO, as built by the shared fixture: its boot records, its medium layout, the
 // live configuration inside the config layer, a warm rebuild, and an interrupted rebuild.
-import { mkdtemp, readdir, readFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -13,6 +13,8 @@ import { mountsUnder } from "../../src/mounts/mountinfo.js";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
 import { OciLayout } from "../../src/oci/layout.js";
 import { defaultCacheDir } from "../../src/paths.js";
+import { isoBoot } from "../../src/qemu/install.js";
+import { TORAM_RESERVE_MIB } from "../../src/stages/iso.js";
 import { run } from "../../src/tools/exec.js";
 import { bootReport } from "../../src/tools/xorriso.js";
 import { EXAMPLE_CONFIG } from "../support/iso-fixture.js";
@@ -61,6 +63,18 @@ describe("the example ISO", async () => {
     const r = await run(["xorriso", "-indev", iso, "-find", "/live", "-type", "f"]);
     for (const f of ["00-base.squashfs", "50-config.squashfs", "vmlinuz", "initrd.img"])
       expect(r.stdout).toContain(`/live/${f}`);
+  });
+
+  it("passes the memory a copy of the medium needs to the live kernel (medium.cfg, as GRUB expands it)", async () => {
+    const boot = await isoBoot(iso, join(work, "iso-boot"));
+    const need = Number(/(?:^| )atomiso\.toram=(\d+)(?: |$)/.exec(boot.args)?.[1]);
+    // The medium (every file; the ISO adds little else) plus the example's 1.25 GiB and the
+    // reserve: below the 3 GiB of the boot tier's guests, above the 1.5 GiB install's.
+    const isoMiB = (await stat(iso)).size / (1024 * 1024);
+    expect(need).toBeGreaterThan(isoMiB - 16 + 1280 + TORAM_RESERVE_MIB);
+    expect(need).toBeLessThanOrEqual(Math.ceil(isoMiB) + 1280 + TORAM_RESERVE_MIB);
+    expect(need).toBeGreaterThan(1536);
+    expect(need).toBeLessThan(2900);
   });
 
   it("configures the live system in the config layer", async () => {

@@ -1,7 +1,9 @@
-// The ISO's GRUB menu: the branding's colours mapped onto GRUB's 16, and live-boot's
-// networking left off (nonetworking: no ifupdown interfaces file for a root without one).
+// The ISO's GRUB menu: the branding's colours mapped onto GRUB's 16, live-boot's networking
+// left off (nonetworking: no ifupdown interfaces file for a root without one), and the memory a
+// copy of the medium needs (medium.cfg, written when the ISO is packed) passed to the kernel.
 import { describe, expect, it } from "vitest";
 import { grubColor, liveKernelArgs, renderGrubCfg } from "../../src/render/grub-cfg.js";
+import { mediumGrubCfg } from "../../src/stages/iso.js";
 
 describe("GRUB menu", () => {
   it("maps branding colours onto GRUB's palette", () => {
@@ -36,5 +38,29 @@ describe("GRUB menu", () => {
 
   it("boots the live system without live-boot's ifupdown networking", () => {
     for (const debug of [false, true]) expect(liveKernelArgs([], debug)).toContain("nonetworking");
+  });
+
+  it("passes the medium's memory need from medium.cfg to every live entry, the profile's arguments last", () => {
+    const cfg = renderGrubCfg({
+      productName: "ParticleOS",
+      timeout: 5,
+      extraKernelArgs: ["console=ttyS1"],
+    });
+    expect(cfg).toContain(
+      "set atomiso_toram=\nif [ -f /boot/grub/medium.cfg ]; then\n  source /boot/grub/medium.cfg\nfi\n",
+    );
+    const linux = cfg.split("\n").filter((l) => l.trim().startsWith("linux "));
+    expect(linux).toHaveLength(3);
+    for (const line of linux)
+      expect(line).toMatch(/ atomiso\.toram=\$\{atomiso_toram\} (\S+ )?console=ttyS1$/);
+    // The source line comes before any entry reads the variable.
+    expect(cfg.indexOf("source /boot/grub/medium.cfg")).toBeLessThan(cfg.indexOf("menuentry"));
+  });
+
+  it("medium.cfg: the medium in whole MiB, the installer's memory and the reserve", () => {
+    const cfg = mediumGrubCfg(624 * 1024 * 1024 + 1, 1280);
+    expect(cfg).toMatch(/^set atomiso_toram=2417$/m);
+    expect(cfg).toContain("the medium 625 MiB, the installer 1280 MiB");
+    expect(cfg.split("\n").filter((l) => l && !l.startsWith("#"))).toHaveLength(1);
   });
 });

@@ -54,7 +54,7 @@ describe("live files", () => {
       extraKernelArgs: ["splash"],
     });
     expect(cfg).toMatch(
-      /menuentry "Install ParticleOS" --id install \{\n.*\n {2}linux \/live\/vmlinuz boot=live .*quiet splash\n/,
+      /menuentry "Install ParticleOS" --id install \{\n.*\n {2}linux \/live\/vmlinuz boot=live .*quiet atomiso\.toram=\$\{atomiso_toram\} splash\n/,
     );
     expect(cfg).toContain("systemd.debug_shell=ttyS0");
     expect(cfg).toContain("set timeout=5");
