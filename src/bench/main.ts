@@ -9,7 +9,9 @@
 //      figures recorded before issue 15 trimmed the live root, and its biggest packages;
 //   4. squashfs compressors on the cached live root against the default (zstd level 15);
 //   5. the example ISO's size with its image, and its boot to the welcome page on SeaBIOS and
-//      OVMF in TCG guests (boot-times.ts; --skip-boot leaves it out, --only-boot runs just this);
+//      OVMF in TCG guests with 3 GiB (the medium copied to memory), against SeaBIOS in a guest
+//      just below the copy's need (the medium left on the CD) (boot-times.ts; --skip-boot leaves
+//      it out, --only-boot runs just this);
 //   6. the install job (ostree backend) of the example image's payload on a loop disk, phase by
 //      phase: gzip and zstd layers with this checkout's deploy scripts against gzip with the
 //      scripts before issue 15 (install-job.ts). --only-install-job runs just this one.
