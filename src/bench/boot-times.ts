@@ -18,9 +18,15 @@ import { loadConfig } from "../config/load.js";
 import { silentReporter } from "../log/reporter.js";
 import { planIso } from "../plan/plan.js";
 import { bootIso } from "../qemu/boot.js";
-import { type BootAnalysis, bootAnalysis, describeBootAnalysis } from "../qemu/boot-analysis.js";
+import {
+  type BootAnalysis,
+  bootAnalysis,
+  describeBootAnalysis,
+  mediumCopy,
+} from "../qemu/boot-analysis.js";
 import { createBlankDisk } from "../qemu/disk.js";
 import { isoBoot } from "../qemu/install.js";
+import { toramNeedMiB } from "../render/grub-cfg.js";
 
 /** The example ISO with its pinned image, issue 15 (before the live system was trimmed). */
 const EXAMPLE_ISO_BEFORE_MIB = 865;
@@ -59,13 +65,6 @@ export async function guestFigures(
   return bootTimes(iso, loaded.config.product.name, scratch);
 }
 
-/** The memory a copy of the medium needs, as the ISO's install entry passes it (atomiso.toram). */
-async function copyNeedMiB(iso: string, scratch: string): Promise<number | undefined> {
-  const { args } = await isoBoot(iso, join(scratch, "iso-boot"));
-  const need = /(?:^| )atomiso\.toram=(\d+)(?: |$)/.exec(args)?.[1];
-  return need ? Number(need) : undefined;
-}
-
 /** One guest to the welcome page. */
 async function bootOnce(
   iso: string,
@@ -93,15 +92,11 @@ async function bootOnce(
   return {
     firmware,
     memoryMiB,
-    mediumInMemory: /ATOMISO-BOOT medium copy yes\b/.test(serial),
+    mediumInMemory: mediumCopy(serial)?.copied ?? false,
     markerSeconds: result.durations.markerMs / 1000,
     welcomeSeconds: (result.durations.markerMs + result.durations.screenMs) / 1000,
     analysis: bootAnalysis(serial),
   };
-}
-
-function describeTime(label: string, t: BootTime, versus: string): string {
-  return `  ${label.padEnd(10)}Calamares running ${t.markerSeconds.toFixed(0).padStart(4)} s, welcome page ${t.welcomeSeconds.toFixed(0).padStart(4)} s  (${versus})`;
 }
 
 /**
@@ -119,7 +114,7 @@ export async function bootTimes(
     console.log(`bench: booting the example ISO on ${firmware} to the welcome page…`);
     times.push(await bootOnce(iso, product, scratch, firmware, 3072, firmware));
   }
-  const need = await copyNeedMiB(iso, scratch);
+  const need = toramNeedMiB((await isoBoot(iso, join(scratch, "iso-boot"))).args);
   // MemTotal is about 110 MiB below the guest's memory: 256 MiB less keeps it under the need.
   const onCd = need !== undefined && need - 256 >= 1536 ? need - 256 : undefined;
   let baseline: BootTime | undefined;
@@ -130,35 +125,23 @@ export async function bootTimes(
   console.log(
     "\nboot to the welcome page (2 vCPUs TCG, one guest; baselines: issue 15's measurement, and the medium left on the CD in this run)",
   );
-  for (const t of times) {
+  for (const t of baseline ? [...times, baseline] : times) {
+    const medium = `medium ${t.mediumInMemory ? "in memory" : "on the CD"}`;
     const before = WELCOME_BEFORE[t.firmware];
-    const label = t.firmware === "bios" ? "SeaBIOS" : "OVMF";
-    const where = `${t.memoryMiB} MiB, medium ${t.mediumInMemory ? "in memory" : "on the CD"}`;
-    const onCdRatio =
-      baseline && t.firmware === "bios"
+    const againstCd =
+      baseline && t !== baseline && t.firmware === "bios"
         ? `; ${(t.welcomeSeconds / baseline.welcomeSeconds).toFixed(2)}× of the CD boot below`
         : "";
+    const versus =
+      t === baseline
+        ? `${t.memoryMiB} MiB, below the copy's ${need} MiB: ${medium}${t.mediumInMemory ? " (unexpected)" : ""}`
+        : `${t.memoryMiB} MiB, ${medium}; was ${before} s, ${(t.welcomeSeconds / before).toFixed(2)}×${againstCd}`;
     console.log(
-      describeTime(
-        label,
-        t,
-        `${where}; was ${before} s, ${(t.welcomeSeconds / before).toFixed(2)}×${onCdRatio}`,
-      ),
+      `  ${(t.firmware === "bios" ? "SeaBIOS" : "OVMF").padEnd(10)}Calamares running ${t.markerSeconds.toFixed(0).padStart(4)} s, welcome page ${t.welcomeSeconds.toFixed(0).padStart(4)} s  (${versus})`,
     );
     // Inside the guest: systemd's phases and slowest units (the rest is firmware and Calamares).
     if (t.analysis) console.log(describeBootAnalysis(t.analysis).replace(/^/gm, "    "));
   }
-  if (baseline) {
-    console.log(
-      describeTime(
-        "SeaBIOS",
-        baseline,
-        `${baseline.memoryMiB} MiB, below the copy's ${need} MiB: medium ${baseline.mediumInMemory ? "in memory (unexpected)" : "on the CD"}`,
-      ),
-    );
-    if (baseline.analysis)
-      console.log(describeBootAnalysis(baseline.analysis).replace(/^/gm, "    "));
-    times.push(baseline);
-  }
+  if (baseline) times.push(baseline);
   return times;
 }

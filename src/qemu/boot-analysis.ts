@@ -89,6 +89,33 @@ export function bootAnalysis(serialLog: string): BootAnalysis | undefined {
   };
 }
 
+/** Whether the live system ran with its medium copied to memory, as live-marker reports it. */
+export interface MediumCopy {
+  copied: boolean;
+  /** MemTotal and the copy's need (atomiso.toram), in MiB; absent for "not a virtual machine". */
+  memoryMiB?: number;
+  needMiB?: number;
+  /** The file system /run/live/medium is on once booted (tmpfs when copied). */
+  mountedOn: string;
+}
+
+/**
+ * live-marker's "ATOMISO-BOOT medium copy yes|no (…); /run/live/medium on FS" line
+ * (installer-scripts/initramfs/toram-in-vm decides), or undefined when the serial log has none.
+ */
+export function mediumCopy(serialLog: string): MediumCopy | undefined {
+  const m =
+    /ATOMISO-BOOT medium copy (yes|no) \((?:(\d+) MiB of memory, the copy needs (\d+) MiB[^)]*|[^)]*)\); \/run\/live\/medium on (\S+)/.exec(
+      serialLog,
+    );
+  if (!m) return undefined;
+  return {
+    copied: m[1] === "yes",
+    ...(m[2] ? { memoryMiB: Number(m[2]), needMiB: Number(m[3]) } : {}),
+    mountedOn: m[4] as string,
+  };
+}
+
 /** Two or three lines for a test's or the bench's log. */
 export function describeBootAnalysis(a: BootAnalysis, topUnits = 6): string {
   const phases = Object.entries(a.phases)

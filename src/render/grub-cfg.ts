@@ -109,8 +109,20 @@ export const HIGH_CONTRAST_ARG = "atomiso.contrast=high";
  * memory in a virtual machine with at least that much (installer-scripts/initramfs/toram-in-vm).
  */
 export const TORAM_GRUB_VARIABLE = "atomiso_toram";
+/** The kernel argument that carries it (read by the initrd's toram-in-vm). */
+const TORAM_KERNEL_ARG = "atomiso.toram";
 /** GRUB expands the variable (empty when medium.cfg is missing, which the initrd ignores). */
-const TORAM_ARG = `atomiso.toram=\${${TORAM_GRUB_VARIABLE}}`;
+const TORAM_ARG = `${TORAM_KERNEL_ARG}=\${${TORAM_GRUB_VARIABLE}}`;
+
+/** The memory a copy of the medium needs, from kernel arguments as GRUB passes them. */
+export function toramNeedMiB(kernelArgs: string): number | undefined {
+  const prefix = `${TORAM_KERNEL_ARG}=`;
+  const value = kernelArgs
+    .split(/\s+/)
+    .find((a) => a.startsWith(prefix))
+    ?.slice(prefix.length);
+  return value && /^\d+$/.test(value) ? Number(value) : undefined;
+}
 
 /** The kernel arguments as a GRUB `linux` line's words: the profile's stay last. */
 function grubKernelArgs(extra: readonly string[], debug: boolean): string {

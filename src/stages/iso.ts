@@ -1,7 +1,8 @@
 // Stage "iso": lays out the medium (live/ layers, kernel, GRUB) and packs the hybrid ISO with
 // xorriso. Files are hard-linked from the cache into the layout, not copied.
-import { copyFile, link, lutimes, mkdir, readdir, stat, writeFile } from "node:fs/promises";
+import { copyFile, link, lutimes, mkdir, readdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { treeSize } from "../image/tree.js";
 import { INSTALL_PLAN_IN_ISO, type InstallPlan, PAYLOAD_IN_ISO } from "../install/install-plan.js";
 import { TORAM_GRUB_VARIABLE } from "../render/grub-cfg.js";
 import { run } from "../tools/exec.js";
@@ -23,17 +24,6 @@ export interface IsoOptions {
 
 /** Memory kept free beyond the installer's own need when the medium is copied to memory. */
 export const TORAM_RESERVE_MIB = 512;
-
-/** Bytes of every file under a folder. */
-async function treeBytes(dir: string): Promise<number> {
-  let bytes = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) bytes += await treeBytes(path);
-    else bytes += (await stat(path)).size;
-  }
-  return bytes;
-}
 
 /**
  * /boot/grub/medium.cfg: the memory a machine needs for the live system to copy this medium to
@@ -125,7 +115,7 @@ export const isoStage: StageDefinition<IsoOptions> = {
     // Last, when every other file is in place: its number counts them.
     await writeFile(
       join(root, "boot", "grub", "medium.cfg"),
-      mediumGrubCfg(await treeBytes(root), o.installerMemoryMiB),
+      mediumGrubCfg(await treeSize(root), o.installerMemoryMiB),
     );
     // Debian's signed GRUB finds its medium by this file.
     await writeFile(

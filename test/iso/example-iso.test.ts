@@ -14,6 +14,7 @@ import { safeRemove } from "../../src/mounts/safe-remove.js";
 import { OciLayout } from "../../src/oci/layout.js";
 import { defaultCacheDir } from "../../src/paths.js";
 import { isoBoot } from "../../src/qemu/install.js";
+import { toramNeedMiB } from "../../src/render/grub-cfg.js";
 import { TORAM_RESERVE_MIB } from "../../src/stages/iso.js";
 import { run } from "../../src/tools/exec.js";
 import { bootReport } from "../../src/tools/xorriso.js";
@@ -67,7 +68,8 @@ describe("the example ISO", async () => {
 
   it("passes the memory a copy of the medium needs to the live kernel (medium.cfg, as GRUB expands it)", async () => {
     const boot = await isoBoot(iso, join(work, "iso-boot"));
-    const need = Number(/(?:^| )atomiso\.toram=(\d+)(?: |$)/.exec(boot.args)?.[1]);
+    const need = toramNeedMiB(boot.args) as number;
+    expect(need).toBeDefined();
     // The medium (every file; the ISO adds little else) plus the example's 1.25 GiB and the
     // reserve: below the 3 GiB of the boot tier's guests, above the 1.5 GiB install's.
     const isoMiB = (await stat(iso)).size / (1024 * 1024);

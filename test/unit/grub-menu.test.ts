@@ -2,7 +2,12 @@
 // left off (nonetworking: no ifupdown interfaces file for a root without one), and the memory a
 // copy of the medium needs (medium.cfg, written when the ISO is packed) passed to the kernel.
 import { describe, expect, it } from "vitest";
-import { grubColor, liveKernelArgs, renderGrubCfg } from "../../src/render/grub-cfg.js";
+import {
+  grubColor,
+  liveKernelArgs,
+  renderGrubCfg,
+  toramNeedMiB,
+} from "../../src/render/grub-cfg.js";
 import { mediumGrubCfg } from "../../src/stages/iso.js";
 
 describe("GRUB menu", () => {
@@ -62,5 +67,13 @@ describe("GRUB menu", () => {
     expect(cfg).toMatch(/^set atomiso_toram=2417$/m);
     expect(cfg).toContain("the medium 625 MiB, the installer 1280 MiB");
     expect(cfg.split("\n").filter((l) => l && !l.startsWith("#"))).toHaveLength(1);
+  });
+
+  it("reads the copy's need back from the kernel arguments GRUB passes", () => {
+    expect(toramNeedMiB("boot=live quiet atomiso.toram=2409 console=ttyS1")).toBe(2409);
+    // GRUB without medium.cfg expands the variable to nothing; older ISOs have no argument.
+    expect(toramNeedMiB("boot=live quiet atomiso.toram= console=ttyS1")).toBeUndefined();
+    expect(toramNeedMiB("boot=live quiet")).toBeUndefined();
+    expect(toramNeedMiB("boot=live my.atomiso.toram=5")).toBeUndefined();
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   bootAnalysis,
   describeBootAnalysis,
+  mediumCopy,
   parseTimespan,
 } from "../../../src/qemu/boot-analysis.js";
 
@@ -83,5 +84,24 @@ describe("boot analysis from the serial console", () => {
     expect(
       bootAnalysis("ATOMISO-MARKER calamares-running firmware=bios secureboot=0"),
     ).toBeUndefined();
+  });
+
+  it("reads the medium copy report, with or without the memory figures", () => {
+    expect(
+      mediumCopy(
+        "x\nATOMISO-BOOT medium copy yes (2911 MiB of memory, the copy needs 2409 MiB; virtual machine); /run/live/medium on tmpfs\r\n",
+      ),
+    ).toEqual({ copied: true, memoryMiB: 2911, needMiB: 2409, mountedOn: "tmpfs" });
+    expect(
+      mediumCopy(
+        "ATOMISO-BOOT medium copy no (1467 MiB of memory, the copy needs 2409 MiB); /run/live/medium on iso9660",
+      ),
+    ).toEqual({ copied: false, memoryMiB: 1467, needMiB: 2409, mountedOn: "iso9660" });
+    expect(
+      mediumCopy(
+        "ATOMISO-BOOT medium copy no (not a virtual machine); /run/live/medium on iso9660",
+      ),
+    ).toEqual({ copied: false, mountedOn: "iso9660" });
+    expect(mediumCopy("ATOMISO-MARKER live-system-up firmware=bios secureboot=0")).toBeUndefined();
   });
 });
