@@ -6,13 +6,14 @@
 // by its boot sector and the other Linux), and lines in os-prober's UEFI format (its 05efi
 // prints PARTITION@/EFI/…:Windows Boot Manager:Windows:efi) name the loop ESP. Every
 // generated script's output passes grub-script-check (grub-common), and each menu entry is
-// read back.
+// read back. bootc-other-systems (the bootc backend's part) writes the same entries, as a
+// fragment, to the custom.cfg a bootupd-style static grub.cfg sources, and only there.
 //
 // Not covered here: os-prober's own UEFI detection (it needs a UEFI-booted machine and a
 // GRUB drive for the partition, which loop devices do not get; under a faked /sys/firmware/efi
 // grub-mount falls back to FUSE and 05efi refuses the "fuseblk" type). The boot tier covers it.
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, open, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, open, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
@@ -21,6 +22,7 @@ import { inPrivateMountNamespace } from "../../src/tools/namespace.js";
 
 const repo = join(import.meta.dirname, "../..");
 const tool = join(repo, "installer-scripts/deploy/other-systems");
+const bootcTool = join(repo, "installer-scripts/deploy/bootc-other-systems");
 const MIB = 1024 * 1024;
 
 /** Writes the NTFS and ext4 contents inside a private mount namespace (never the host's table). */
@@ -202,5 +204,90 @@ describe("other-systems: os-prober's findings as a grub.d script", () => {
     const { menu } = await script("efi", []);
     expect(entries(menu)).toEqual([]);
     expect(menu).toMatch(/^# Written by the atomiso installer/);
+  });
+
+  describe("bootc-other-systems: the entries in the custom.cfg bootupd's static grub.cfg sources", () => {
+    // The stanza bootupd's configs.d/41_custom.cfg puts into its static grub.cfg (written here
+    // in our own words; nothing of bootupd is copied).
+    const STATIC_CFG = [
+      "set timeout=5",
+      "blscfg",
+      "if [ -f $prefix/custom.cfg ]; then",
+      "  source $prefix/custom.cfg",
+      "fi",
+      "",
+    ].join("\n");
+    const LINES = () => [
+      `${part(1)}@/EFI/Microsoft/Boot/bootmgfw.efi:Windows Boot Manager:Windows:efi`,
+      `${part(4)}:Other Linux 1:Other:linux`,
+    ];
+
+    /** A target with boot/<dir>/grub.cfg holding `cfg`; runs bootc-other-systems on it. */
+    async function bootcRun(firmware: string, cfg: string | undefined, dir = "grub2") {
+      const root = await mkdtemp(join(work, "bootc-target-"));
+      if (cfg !== undefined) {
+        await mkdir(join(root, "boot", dir), { recursive: true });
+        await writeFile(join(root, "boot", dir, "grub.cfg"), cfg);
+      }
+      const lines = join(root, "os-prober.lines");
+      await writeFile(lines, `${LINES().join("\n")}\n`);
+      const r = await run([bootcTool, root, firmware, "--from", lines]);
+      return { root, out: r.stdout, custom: join(root, "boot", dir, "custom.cfg") };
+    }
+
+    it("writes the entries GRUB can start to custom.cfg beside the static grub.cfg", async () => {
+      const { out, custom } = await bootcRun("efi", STATIC_CFG);
+      const menu = await readFile(custom, "utf8");
+      expect(entries(menu)).toEqual([
+        `menuentry 'Windows Boot Manager (on ${part(1)})' --class windows --class os --id 'atomiso-other-0' {`,
+        `menuentry 'Other Linux 1 (on ${part(4)})' --class os --id 'atomiso-other-1' {`,
+      ]);
+      expect(menu).toContain(`search --no-floppy --fs-uuid --set=root '${await uuid(part(1))}'`);
+      expect(menu).toMatch(/^# Written by the atomiso installer/);
+      // A fragment GRUB sources as it is: no shebang, no grub.d script lines.
+      expect(menu).not.toContain("exec tail");
+      await run(["grub-script-check", custom]);
+      expect(out).toContain("wrote 2 menu entries to");
+    });
+
+    it("uses boot/grub when the image's GRUB lives there, and drops what BIOS cannot start", async () => {
+      const { custom } = await bootcRun("bios", STATIC_CFG, "grub");
+      expect(entries(await readFile(custom, "utf8"))).toEqual([
+        `menuentry 'Other Linux 1 (on ${part(4)})' --class os --id 'atomiso-other-0' {`,
+      ]);
+    });
+
+    it("writes nothing where the static grub.cfg does not source custom.cfg, or one exists", async () => {
+      const old = await bootcRun("efi", "set timeout=5\nblscfg\n");
+      expect(existsSync(old.custom)).toBe(false);
+      expect(old.out).toMatch(/does not source custom\.cfg .*not added/);
+
+      const none = await bootcRun("efi", undefined);
+      expect(none.out).toMatch(/no GRUB configuration in .*not added/);
+
+      const root = await mkdtemp(join(work, "bootc-own-"));
+      await mkdir(join(root, "boot/grub2"), { recursive: true });
+      await writeFile(join(root, "boot/grub2/grub.cfg"), STATIC_CFG);
+      await writeFile(join(root, "boot/grub2/custom.cfg"), "# the image's own\n");
+      const lines = join(root, "lines");
+      await writeFile(lines, `${LINES()[1]}\n`);
+      const kept = await run([bootcTool, root, "efi", "--from", lines]);
+      expect(await readFile(join(root, "boot/grub2/custom.cfg"), "utf8")).toBe(
+        "# the image's own\n",
+      );
+      expect(kept.stdout).toContain("exists already");
+    });
+
+    it("writes nothing when no other system can be started", async () => {
+      const root = await mkdtemp(join(work, "bootc-empty-"));
+      await mkdir(join(root, "boot/grub2"), { recursive: true });
+      await writeFile(join(root, "boot/grub2/grub.cfg"), STATIC_CFG);
+      const lines = join(root, "lines");
+      // Only an EFI loader, on a BIOS machine.
+      await writeFile(lines, `${LINES()[0]}\n`);
+      const r = await run([bootcTool, root, "bios", "--from", lines]);
+      expect(existsSync(join(root, "boot/grub2/custom.cfg"))).toBe(false);
+      expect(r.stdout).toContain("no other system GRUB can start was found");
+    });
   });
 });
