@@ -43,6 +43,21 @@ class ClassifyTest(unittest.TestCase):
         self.assertIsNone(l.root_subvolume)
         self.assertEqual(l.unmount, [])
 
+    def test_replace_on_bios_keeps_the_data_partition(self):
+        # The SeaBIOS walk: the old Linux (vda1) replaced by the layout, its LUKS root opened as
+        # a mapping; the data partition (vda2) has no mount point and is not claimed.
+        replaced = [part("/dev/vda1", "", "unformatted", partlabel="bios-boot"),
+                    part("/dev/vda2", "", "ext4", claimed=False),
+                    part("/dev/vda3", "/boot"),
+                    part("/dev/vda4", "/", luksMapperName="luks-4", luksUuid=UUID)]
+        l = cl.classify(replaced, "bios")
+        self.assertEqual(l.root["device"], "/dev/vda4")
+        self.assertEqual(l.boot["device"], "/dev/vda3")
+        self.assertIsNone(l.esp)
+        self.assertIsNone(l.home)
+        self.assertEqual(l.created, ["/dev/vda1", "/dev/vda3", "/dev/vda4"])
+        self.assertEqual(l.unmount, [])
+
     def test_manual_without_boot_and_bios_without_esp(self):
         l = cl.classify([part("/dev/sda1", "", "unformatted"), part("/dev/sda2", "/", "xfs")], "bios")
         self.assertIsNone(l.boot)

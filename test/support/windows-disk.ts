@@ -92,6 +92,36 @@ export async function readGpt(
   };
 }
 
+/**
+ * A sparse file of `bytes` at `path` with a GPT made by sfdisk from `partitions` (one sfdisk
+ * line each, first partition at sector 2048), and every partition as recorded; throws when
+ * sfdisk made fewer.
+ */
+export async function partitionedImage(
+  path: string,
+  bytes: number,
+  partitions: string[],
+): Promise<{ sectorSize: number; recorded: RecordedPartition[] }> {
+  const fh = await open(path, "w");
+  await fh.truncate(bytes);
+  await fh.close();
+  const script = ["label: gpt", "first-lba: 2048", ...partitions, ""].join("\n");
+  await run(["sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", path], { input: script });
+  const gpt = await readGpt(path);
+  if (gpt.partitions.length !== partitions.length)
+    throw new Error(`sfdisk made ${gpt.partitions.length} partitions, not ${partitions.length}`);
+  return {
+    sectorSize: gpt.sectorSize,
+    recorded: gpt.partitions.map((p) => ({
+      number: p.number,
+      startLba: p.start,
+      sizeLba: p.size,
+      partitionGuid: p.uuid.toLowerCase(),
+      type: p.type.toUpperCase(),
+    })),
+  };
+}
+
 /** Deterministic filler: the same name always gives the same bytes. */
 function filler(seed: string, size: number): Buffer {
   const out = Buffer.alloc(size);
@@ -236,30 +266,13 @@ export async function makeWindowsDisk(
   const tmp = `${image}.tmp-${process.pid}`;
   const stage = await mkdtemp(join(tmpdir(), "atomiso-windows-disk-"));
   try {
-    const fh = await open(tmp, "w");
-    await fh.truncate(sizeGiB * 1024 * MIB);
-    await fh.close();
     const script = [
-      "label: gpt",
-      "first-lba: 2048",
       `size=${ESP_MIB}MiB, type=${ESP_TYPE}, name="EFI system partition"`,
       `size=${MSR_MIB}MiB, type=${MSR_TYPE}, name="Microsoft reserved partition"`,
       `${ntfsGiB !== undefined ? `size=${ntfsGiB}GiB, ` : ""}type=${BASIC_DATA_TYPE}, name="Basic data partition"`,
-      "",
-    ].join("\n");
-    await run(["sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", tmp], { input: script });
-    const gpt = await readGpt(tmp);
-    const ref = (i: number): RecordedPartition => {
-      const p = gpt.partitions[i];
-      if (!p) throw new Error(`sfdisk made ${gpt.partitions.length} partitions, not 3`);
-      return {
-        number: p.number,
-        startLba: p.start,
-        sizeLba: p.size,
-        partitionGuid: p.uuid.toLowerCase(),
-        type: p.type.toUpperCase(),
-      };
-    };
+    ];
+    const gpt = await partitionedImage(tmp, sizeGiB * 1024 * MIB, script);
+    const ref = (i: number) => gpt.recorded[i] as RecordedPartition;
     const [esp, msr, ntfs] = [ref(0), ref(1), ref(2)];
     const files = windowsFiles();
     for (const f of files) {

@@ -1,0 +1,202 @@
+// A raw disk image laid out like a PC that runs an older Linux and keeps its files on a second
+// partition, for the "Replace a partition" walk: GPT with an ext4 root of that Linux (what
+// os-prober needs to name it: /etc/os-release a dynamic loader and /boot) and an ext4 data partition
+// (a user's files) after it. The install replaces the first and must leave the second as it
+// was. Both file systems are made and filled by mke2fs at an offset into the image (-E offset,
+// -d): no loop device, nothing mounted. verifyLinuxDisk reads the data partition's files back
+// with debugfs and checks it with `e2fsck -fn` (both open the image at the partition's offset).
+// Host tools (Debian): fdisk (sfdisk), e2fsprogs.
+import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { run } from "../../src/tools/exec.js";
+import { partitionedImage, type RecordedPartition, readGpt } from "./windows-disk.js";
+
+export const LINUX_FS_TYPE = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
+/** What os-prober (and so Calamares' partition page) calls the old system. */
+export const OLD_SYSTEM_NAME = "Debian GNU/Linux 12 (bookworm)";
+
+const MIB = 1024 * 1024;
+
+export interface LinuxDiskOptions {
+  /** Whole disk, GiB (sparse). Default 20. */
+  sizeGiB?: number;
+  /** The old system's root partition, GiB; the data partition takes the rest. Default 12. */
+  oldGiB?: number;
+}
+
+export interface LinuxDiskRecord {
+  image: string;
+  sectorSize: number;
+  /** The old Linux root: what "Replace a partition" replaces. */
+  old: RecordedPartition;
+  /** The data partition: must survive the install unchanged. */
+  data: RecordedPartition;
+  /** The data partition's files (path inside it, no leading slash) and their SHA-256. */
+  files: { path: string; sha256: string }[];
+}
+
+const sha256 = (b: string | Buffer) => createHash("sha256").update(b).digest("hex");
+
+function oldSystemFiles(): Record<string, string> {
+  return {
+    "etc/os-release": `PRETTY_NAME="${OLD_SYSTEM_NAME}"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n`,
+    "etc/hostname": "old-pc\n",
+    // os-prober's 90linux-distro takes a root for a Linux only when it holds a dynamic loader
+    // (by name) and a /boot directory.
+    "lib64/ld-linux-x86-64.so.2": "not a real loader: os-prober only looks for its name\n",
+    "boot/config-6.1.0-28-amd64": "CONFIG_EXT4_FS=y\n",
+    "home/ada/notes.txt": "These notes go with the old system.\n",
+  };
+}
+
+function dataFiles(): Record<string, string> {
+  return {
+    "ada/Documents/thesis.txt":
+      "On the Analytical Engine.\n\nThe engine might compose elaborate pieces of music.\n",
+    "ada/Photos/README": "Holiday photos, 1843.\n",
+    "shared/budget.csv": "month,amount\njanuary,12\nfebruary,15\n",
+  };
+}
+
+async function stageTree(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), text);
+  }
+}
+
+/** An e2fsprogs device name that opens the image at the partition's first byte. */
+export function partitionDevice(
+  image: string,
+  part: { startLba: number },
+  sectorSize: number,
+): string {
+  return `${image}?offset=${part.startLba * sectorSize}`;
+}
+
+/**
+ * Writes the disk to `image` (through a temp file renamed into place) and returns the record
+ * of its partitions and of the data partition's files.
+ */
+export async function makeLinuxDisk(
+  image: string,
+  options: LinuxDiskOptions = {},
+): Promise<LinuxDiskRecord> {
+  const sizeGiB = options.sizeGiB ?? 20;
+  const oldGiB = options.oldGiB ?? 12;
+  if (!Number.isInteger(sizeGiB) || sizeGiB < 2) {
+    throw new RangeError(`sizeGiB must be an integer >= 2, got ${sizeGiB}`);
+  }
+  if (!Number.isInteger(oldGiB) || oldGiB < 1 || oldGiB > sizeGiB - 1) {
+    throw new RangeError(`oldGiB must be an integer from 1 to ${sizeGiB - 1}, got ${oldGiB}`);
+  }
+  const tmp = `${image}.tmp-${process.pid}`;
+  const stage = await mkdtemp(join(tmpdir(), "atomiso-linux-disk-"));
+  try {
+    const gpt = await partitionedImage(tmp, sizeGiB * 1024 * MIB, [
+      `size=${oldGiB}GiB, type=${LINUX_FS_TYPE}, name="debian"`,
+      `type=${LINUX_FS_TYPE}, name="data"`,
+    ]);
+    const ref = (i: number) => gpt.recorded[i] as RecordedPartition;
+    const [old, data] = [ref(0), ref(1)];
+    const trees = { old: oldSystemFiles(), data: dataFiles() };
+    for (const [name, part] of [
+      ["old", old],
+      ["data", data],
+    ] as const) {
+      const dir = join(stage, name);
+      await stageTree(dir, trees[name]);
+      await run([
+        "mke2fs",
+        "-q",
+        "-t",
+        "ext4",
+        "-L",
+        name,
+        "-E",
+        `offset=${part.startLba * gpt.sectorSize}`,
+        "-d",
+        dir,
+        tmp,
+        `${(part.sizeLba * gpt.sectorSize) / 1024}k`,
+      ]);
+    }
+    await rename(tmp, image);
+    return {
+      image,
+      sectorSize: gpt.sectorSize,
+      old,
+      data,
+      files: Object.entries(trees.data).map(([path, text]) => ({ path, sha256: sha256(text) })),
+    };
+  } finally {
+    await rm(tmp, { force: true });
+    await rm(stage, { recursive: true, force: true });
+  }
+}
+
+/** One file of an ext4 file system in an image, as text (debugfs; "" and an error if absent). */
+export async function readExt4File(
+  device: string,
+  path: string,
+): Promise<{ text: string; error?: string }> {
+  const { stdout, stderr } = await run(["debugfs", "-R", `cat /${path}`, device]);
+  // debugfs exits 0 when the file is missing: its complaint is on stderr after the banner.
+  const complaint = stderr
+    .split("\n")
+    .slice(1)
+    .find((l) => l.trim() !== "");
+  return complaint ? { text: stdout, error: complaint.trim() } : { text: stdout };
+}
+
+export interface LinuxDiskCheck {
+  /** Every difference from the record, one sentence each; empty when the data is intact. */
+  differences: string[];
+  /** What `e2fsck -fn` printed about the data partition. */
+  e2fsck: string;
+}
+
+/**
+ * Finds the data partition again by its start sector (an install beside it never moves it),
+ * checks its type, GUID and size, reads the recorded files back and runs `e2fsck -fn` on it.
+ */
+export async function verifyLinuxDisk(
+  image: string,
+  record: LinuxDiskRecord,
+): Promise<LinuxDiskCheck> {
+  const differences: string[] = [];
+  const gpt = await readGpt(image);
+  const p = gpt.partitions.find((x) => x.start === record.data.startLba);
+  if (!p) {
+    return {
+      differences: [`no partition starts at sector ${record.data.startLba} any more (the data)`],
+      e2fsck: "",
+    };
+  }
+  if (p.type.toUpperCase() !== record.data.type)
+    differences.push(`the data partition's type is ${p.type}, not ${record.data.type}`);
+  if (p.uuid.toLowerCase() !== record.data.partitionGuid)
+    differences.push(
+      `the data partition's GUID changed (${p.uuid}, was ${record.data.partitionGuid})`,
+    );
+  if (p.size !== record.data.sizeLba)
+    differences.push(
+      `the data partition's size changed (${p.size} sectors, was ${record.data.sizeLba})`,
+    );
+  const device = partitionDevice(image, record.data, gpt.sectorSize);
+  for (const f of record.files) {
+    const got = await readExt4File(device, f.path);
+    if (got.error) differences.push(`data:${f.path} cannot be read: ${got.error}`);
+    else if (sha256(got.text) !== f.sha256)
+      differences.push(`data:${f.path} changed (sha256 ${sha256(got.text)}, was ${f.sha256})`);
+  }
+  const fsck = await run(["e2fsck", "-f", "-n", device], { okExitCodes: [0, 1, 2, 4, 8] });
+  const e2fsck = `${fsck.stdout}${fsck.stderr}`.trim();
+  if (fsck.exitCode !== 0)
+    differences.push(
+      `e2fsck -fn finds the data partition not clean (exit ${fsck.exitCode}): ${e2fsck}`,
+    );
+  return { differences, e2fsck };
+}
