@@ -207,6 +207,15 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           const g = guest;
           const page = (options: ScreenWaitOptions): Promise<PageScreen> =>
             waitForScreen(g.qmp, artifacts, { signal: g.signal, ...options });
+          // The live session starts Calamares again when it dies: a page that does not come
+          // then fails as the crash it is (Calamares' last log line is the shell's report).
+          const failIfCalamaresCrashed = async (during: string) => {
+            await g.serial.poll();
+            if (calamaresLogLines(g.serial.text()).some((l) => l.startsWith("Segmentation fault")))
+              throw new Error(
+                `Calamares crashed (segmentation fault) ${during}; its log is in ${join(artifacts, "serial.log")}`,
+              );
+          };
 
           const marker = await g.serial.waitFor(DEFAULT_MARKER, {
             timeoutMs: 12 * 60_000,
@@ -353,68 +362,6 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               timings["erase-confirm-back-by-key"] = 0;
             }
           }
-          // Ticks "Encrypt system" on the partition page `on` and types the passphrase twice;
-          // with `settle`, then waits until Calamares has applied the choice again.
-          const encryptOn = async (on: PageScreen, settle: boolean) => {
-            // OCR reads the label as "Encrypt" or "Encypt"; the box sits left of it.
-            const word = (await ocrWords(on.png, { upscale: 3 })).find((w) =>
-              /^En\w*pt$/i.test(w.text),
-            );
-            if (!word) throw new Error(`no "Encrypt system" box found in ${on.png}`);
-            const box = {
-              left: word.left - 22,
-              top: word.top - 4,
-              width: 20,
-              height: word.height + 8,
-            };
-            const dark = async (png: string) => darkPixels(decodePngGray(await readFile(png)), box);
-            const before = await dark(on.png);
-            const screen = pngSize(await readFile(on.png));
-            await clickAt(g.qmp, word.left + word.width / 2, word.top + word.height / 2, screen);
-            await new Promise((r) => setTimeout(r, 1500));
-            // Ticked: the box shows its check mark (the passphrase fields' grey placeholders
-            // do not OCR); Next stays disabled until both passphrases match.
-            const ticked = await page({
-              name: "4-partitions-encrypt",
-              expect: [/En\w*pt system/],
-              ocr: { upscale: 3 },
-            });
-            expect(await dark(ticked.png), "dark pixels of the ticked box").toBeGreaterThan(
-              before + 8,
-            );
-            await g.serial.poll();
-            const typedFrom = g.serial.text().length;
-            await pressKeys(g.qmp, "tab");
-            await typeText(g.qmp, PASSPHRASE);
-            await pressKeys(g.qmp, "tab");
-            await typeText(g.qmp, PASSPHRASE);
-            // Once the passphrases match, Calamares applies the choice again in a thread (the
-            // disk reverted, then the layout; see the Replace crash below). With `settle` the
-            // walk waits for the new layout's job queue in the log and then 5 s without a log
-            // line (at most 2 minutes) before it goes on, as a user who reads would.
-            if (!settle) return;
-            const settled = Date.now();
-            let seen = "";
-            let quietSince = Date.now();
-            while (Date.now() - settled < 120_000) {
-              await new Promise((r) => setTimeout(r, 1000));
-              await g.serial.poll();
-              const now = calamaresLogLines(g.serial.text().slice(typedFrom)).join("\n");
-              if (now !== seen) {
-                seen = now;
-                quietSince = Date.now();
-              } else if (
-                /# Queue:/.test(seen.slice(Math.max(0, seen.lastIndexOf("passphrase mismatch")))) &&
-                Date.now() - quietSince >= 5000
-              ) {
-                break;
-              }
-            }
-            timings["passphrase-settled"] = Math.round((Date.now() - settled) / 1000);
-          };
-          // Replace straight away, with nothing applied before: Calamares 3.3.14 then has no
-          // earlier choice to revert (a rescan of the disk in a worker thread), which crashed
-          // it in three of four Replace applications (docs/installer.md).
           // Choose Erase disk, Install alongside beside Windows, or Replace a partition.
           await clickChoice(
             chooseFrom,
@@ -460,11 +407,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                 timings["replace-clicks"] = attempt;
                 break;
               } catch (e) {
-                await g.serial.poll();
-                if (/calamares: Segmentation fault/.test(g.serial.text()))
-                  throw new Error(
-                    `Calamares crashed (segmentation fault) applying Replace; its log is in ${join(artifacts, "serial.log")}`,
-                  );
+                await failIfCalamaresCrashed("applying Replace");
                 if (attempt >= 3) throw e;
               }
             }
@@ -536,9 +479,66 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           });
           lap("partitions");
           expect(partitions.text).toMatch(new RegExp(`vda - ${diskGiB}(\\.00)? GiB`));
-          // Erase applies its layout again once the passphrases match (Alongside only when
-          // the page is left): the walk waits for that before Next.
-          if (encrypt) await encryptOn(partitions, !laptop);
+          if (encrypt) {
+            // OCR reads the label as "Encrypt" or "Encypt"; the box sits left of it.
+            const word = (await ocrWords(partitions.png, { upscale: 3 })).find((w) =>
+              /^En\w*pt$/i.test(w.text),
+            );
+            if (!word) throw new Error(`no "Encrypt system" box found in ${partitions.png}`);
+            const box = {
+              left: word.left - 22,
+              top: word.top - 4,
+              width: 20,
+              height: word.height + 8,
+            };
+            const dark = async (png: string) => darkPixels(decodePngGray(await readFile(png)), box);
+            const before = await dark(partitions.png);
+            const screen = pngSize(await readFile(partitions.png));
+            await clickAt(g.qmp, word.left + word.width / 2, word.top + word.height / 2, screen);
+            await new Promise((r) => setTimeout(r, 1500));
+            // Ticked: the box shows its check mark (the passphrase fields' grey placeholders
+            // do not OCR); Next stays disabled until both passphrases match.
+            const ticked = await page({
+              name: "4-partitions-encrypt",
+              expect: [/En\w*pt system/],
+              ocr: { upscale: 3 },
+            });
+            expect(await dark(ticked.png), "dark pixels of the ticked box").toBeGreaterThan(
+              before + 8,
+            );
+            await g.serial.poll();
+            const typedFrom = g.serial.text().length;
+            await pressKeys(g.qmp, "tab");
+            await typeText(g.qmp, PASSPHRASE);
+            await pressKeys(g.qmp, "tab");
+            await typeText(g.qmp, PASSPHRASE);
+            // Once the passphrases match, Erase is applied again in a worker thread (the disk
+            // reverted, then the layout; Alongside takes the passphrase only when the page is
+            // left): the walk waits for the new layout's job queue in the log and then 5 s
+            // without a log line (at most 2 minutes) before it goes on, as a user who reads would.
+            if (!laptop) {
+              const settled = Date.now();
+              let seen = "";
+              let quietSince = Date.now();
+              while (Date.now() - settled < 120_000) {
+                await new Promise((r) => setTimeout(r, 1000));
+                await g.serial.poll();
+                const now = calamaresLogLines(g.serial.text().slice(typedFrom)).join("\n");
+                if (now !== seen) {
+                  seen = now;
+                  quietSince = Date.now();
+                } else if (
+                  /# Queue:/.test(
+                    seen.slice(Math.max(0, seen.lastIndexOf("passphrase mismatch"))),
+                  ) &&
+                  Date.now() - quietSince >= 5000
+                ) {
+                  break;
+                }
+              }
+              timings["passphrase-settled"] = Math.round((Date.now() - settled) / 1000);
+            }
+          }
 
           // The full name field has the focus on arrival. Next can be disabled for a while:
           // once the passphrases match, Calamares computes the layout again (the root becomes
@@ -554,12 +554,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               });
               break;
             } catch (err) {
-              await g.serial.poll();
-              // The live session starts Calamares again when it dies: say so, not "no users page".
-              if (/calamares: Segmentation fault/.test(g.serial.text()))
-                throw new Error(
-                  `Calamares crashed (segmentation fault) before the users page; its log is in ${join(artifacts, "serial.log")}`,
-                );
+              await failIfCalamaresCrashed("before the users page");
               if (attempt >= 4) throw err;
             }
           }

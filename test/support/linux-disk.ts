@@ -11,7 +11,12 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { run } from "../../src/tools/exec.js";
-import { partitionedImage, type RecordedPartition, readGpt } from "./windows-disk.js";
+import {
+  findRecordedPartition,
+  partitionedImage,
+  type RecordedPartition,
+  readGpt,
+} from "./windows-disk.js";
 
 export const LINUX_FS_TYPE = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
 /** What os-prober (and so Calamares' partition page) calls the old system. */
@@ -99,8 +104,7 @@ export async function makeLinuxDisk(
       `size=${oldGiB}GiB, type=${LINUX_FS_TYPE}, name="debian"`,
       `type=${LINUX_FS_TYPE}, name="data"`,
     ]);
-    const ref = (i: number) => gpt.recorded[i] as RecordedPartition;
-    const [old, data] = [ref(0), ref(1)];
+    const [old, data] = gpt.recorded as [RecordedPartition, RecordedPartition];
     const trees = { old: oldSystemFiles(), data: dataFiles() };
     for (const [name, part] of [
       ["old", old],
@@ -159,8 +163,8 @@ export interface LinuxDiskCheck {
 }
 
 /**
- * Finds the data partition again by its start sector (an install beside it never moves it),
- * checks its type, GUID and size, reads the recorded files back and runs `e2fsck -fn` on it.
+ * Finds the data partition again by its start sector (findRecordedPartition), checks its
+ * type, GUID and size, reads the recorded files back and runs `e2fsck -fn` on it.
  */
 export async function verifyLinuxDisk(
   image: string,
@@ -168,22 +172,11 @@ export async function verifyLinuxDisk(
 ): Promise<LinuxDiskCheck> {
   const differences: string[] = [];
   const gpt = await readGpt(image);
-  const p = gpt.partitions.find((x) => x.start === record.data.startLba);
-  if (!p) {
-    return {
-      differences: [`no partition starts at sector ${record.data.startLba} any more (the data)`],
-      e2fsck: "",
-    };
-  }
-  if (p.type.toUpperCase() !== record.data.type)
-    differences.push(`the data partition's type is ${p.type}, not ${record.data.type}`);
-  if (p.uuid.toLowerCase() !== record.data.partitionGuid)
+  const p = findRecordedPartition(gpt, record.data, "data partition", differences);
+  if (!p) return { differences, e2fsck: "" };
+  if (p.sizeLba !== record.data.sizeLba)
     differences.push(
-      `the data partition's GUID changed (${p.uuid}, was ${record.data.partitionGuid})`,
-    );
-  if (p.size !== record.data.sizeLba)
-    differences.push(
-      `the data partition's size changed (${p.size} sectors, was ${record.data.sizeLba})`,
+      `the data partition's size changed (${p.sizeLba} sectors, was ${record.data.sizeLba})`,
     );
   const device = partitionDevice(image, record.data, gpt.sectorSize);
   for (const f of record.files) {

@@ -122,6 +122,31 @@ export async function partitionedImage(
   };
 }
 
+/**
+ * The partition that starts where `want` started (an install beside it may shrink it but never
+ * moves it), with a sentence in `differences` for each way it is gone or changed: missing,
+ * another type, another partition GUID. Its size is the caller's to compare.
+ */
+export function findRecordedPartition(
+  gpt: Awaited<ReturnType<typeof readGpt>>,
+  want: RecordedPartition,
+  what: string,
+  differences: string[],
+): GptPartitionRef | undefined {
+  const p = gpt.partitions.find((x) => x.start === want.startLba);
+  if (!p) {
+    differences.push(`no partition starts at sector ${want.startLba} any more (the ${what})`);
+    return undefined;
+  }
+  if (p.type.toUpperCase() !== want.type) {
+    differences.push(`the ${what} at sector ${want.startLba} has type ${p.type}, not ${want.type}`);
+  }
+  if (p.uuid.toLowerCase() !== want.partitionGuid) {
+    differences.push(`the ${what}'s partition GUID changed (${p.uuid}, was ${want.partitionGuid})`);
+  }
+  return { number: p.number, startLba: p.start, sizeLba: p.size, partitionGuid: p.uuid };
+}
+
 /** Deterministic filler: the same name always gives the same bytes. */
 function filler(seed: string, size: number): Buffer {
   const out = Buffer.alloc(size);
@@ -272,8 +297,11 @@ export async function makeWindowsDisk(
       `${ntfsGiB !== undefined ? `size=${ntfsGiB}GiB, ` : ""}type=${BASIC_DATA_TYPE}, name="Basic data partition"`,
     ];
     const gpt = await partitionedImage(tmp, sizeGiB * 1024 * MIB, script);
-    const ref = (i: number) => gpt.recorded[i] as RecordedPartition;
-    const [esp, msr, ntfs] = [ref(0), ref(1), ref(2)];
+    const [esp, msr, ntfs] = gpt.recorded as [
+      RecordedPartition,
+      RecordedPartition,
+      RecordedPartition,
+    ];
     const files = windowsFiles();
     for (const f of files) {
       const path = join(stage, f.where, f.path);
@@ -364,24 +392,8 @@ export async function verifyWindowsDisk(
 ): Promise<WindowsDiskCheck> {
   const differences: string[] = [];
   const gpt = await readGpt(image);
-  const find = (want: RecordedPartition, what: string) => {
-    const p = gpt.partitions.find((x) => x.start === want.startLba);
-    if (!p) {
-      differences.push(`no partition starts at sector ${want.startLba} any more (the ${what})`);
-      return undefined;
-    }
-    if (p.type.toUpperCase() !== want.type) {
-      differences.push(
-        `the ${what} at sector ${want.startLba} has type ${p.type}, not ${want.type}`,
-      );
-    }
-    if (p.uuid.toLowerCase() !== want.partitionGuid) {
-      differences.push(
-        `the ${what}'s partition GUID changed (${p.uuid}, was ${want.partitionGuid})`,
-      );
-    }
-    return { number: p.number, startLba: p.start, sizeLba: p.size, partitionGuid: p.uuid };
-  };
+  const find = (want: RecordedPartition, what: string) =>
+    findRecordedPartition(gpt, want, what, differences);
   const esp = find(record.esp, "EFI system partition");
   const msr = find(record.msr, "Microsoft reserved partition");
   if (msr && msr.sizeLba !== record.msr.sizeLba)

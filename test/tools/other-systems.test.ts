@@ -222,17 +222,29 @@ describe("other-systems: os-prober's findings as a grub.d script", () => {
       `${part(4)}:Other Linux 1:Other:linux`,
     ];
 
-    /** A target with boot/<dir>/grub.cfg holding `cfg`; runs bootc-other-systems on it. */
-    async function bootcRun(firmware: string, cfg: string | undefined, dir = "grub2") {
+    /**
+     * A target with boot/<dir>/grub.cfg holding `cfg` (and custom.cfg holding `custom`, when
+     * given); runs bootc-other-systems on it with os-prober's `lines`.
+     */
+    async function bootcRun(
+      firmware: string,
+      cfg: string | undefined,
+      {
+        dir = "grub2",
+        lines = LINES(),
+        custom,
+      }: { dir?: string; lines?: string[]; custom?: string } = {},
+    ) {
       const root = await mkdtemp(join(work, "bootc-target-"));
       if (cfg !== undefined) {
         await mkdir(join(root, "boot", dir), { recursive: true });
         await writeFile(join(root, "boot", dir, "grub.cfg"), cfg);
       }
-      const lines = join(root, "os-prober.lines");
-      await writeFile(lines, `${LINES().join("\n")}\n`);
-      const r = await run([bootcTool, root, firmware, "--from", lines]);
-      return { root, out: r.stdout, custom: join(root, "boot", dir, "custom.cfg") };
+      if (custom !== undefined) await writeFile(join(root, "boot", dir, "custom.cfg"), custom);
+      const from = join(root, "os-prober.lines");
+      await writeFile(from, `${lines.join("\n")}\n`);
+      const r = await run([bootcTool, root, firmware, "--from", from]);
+      return { out: r.stdout, custom: join(root, "boot", dir, "custom.cfg") };
     }
 
     it("writes the entries GRUB can start to custom.cfg beside the static grub.cfg", async () => {
@@ -251,7 +263,7 @@ describe("other-systems: os-prober's findings as a grub.d script", () => {
     });
 
     it("uses boot/grub when the image's GRUB lives there, and drops what BIOS cannot start", async () => {
-      const { custom } = await bootcRun("bios", STATIC_CFG, "grub");
+      const { custom } = await bootcRun("bios", STATIC_CFG, { dir: "grub" });
       expect(entries(await readFile(custom, "utf8"))).toEqual([
         `menuentry 'Other Linux 1 (on ${part(4)})' --class os --id 'atomiso-other-0' {`,
       ]);
@@ -265,29 +277,20 @@ describe("other-systems: os-prober's findings as a grub.d script", () => {
       const none = await bootcRun("efi", undefined);
       expect(none.out).toMatch(/no GRUB configuration in .*not added/);
 
-      const root = await mkdtemp(join(work, "bootc-own-"));
-      await mkdir(join(root, "boot/grub2"), { recursive: true });
-      await writeFile(join(root, "boot/grub2/grub.cfg"), STATIC_CFG);
-      await writeFile(join(root, "boot/grub2/custom.cfg"), "# the image's own\n");
-      const lines = join(root, "lines");
-      await writeFile(lines, `${LINES()[1]}\n`);
-      const kept = await run([bootcTool, root, "efi", "--from", lines]);
-      expect(await readFile(join(root, "boot/grub2/custom.cfg"), "utf8")).toBe(
-        "# the image's own\n",
-      );
-      expect(kept.stdout).toContain("exists already");
+      const own = "# the image's own\n";
+      const kept = await bootcRun("efi", STATIC_CFG, {
+        lines: [LINES()[1] as string],
+        custom: own,
+      });
+      expect(await readFile(kept.custom, "utf8")).toBe(own);
+      expect(kept.out).toContain("exists already");
     });
 
     it("writes nothing when no other system can be started", async () => {
-      const root = await mkdtemp(join(work, "bootc-empty-"));
-      await mkdir(join(root, "boot/grub2"), { recursive: true });
-      await writeFile(join(root, "boot/grub2/grub.cfg"), STATIC_CFG);
-      const lines = join(root, "lines");
       // Only an EFI loader, on a BIOS machine.
-      await writeFile(lines, `${LINES()[0]}\n`);
-      const r = await run([bootcTool, root, "bios", "--from", lines]);
-      expect(existsSync(join(root, "boot/grub2/custom.cfg"))).toBe(false);
-      expect(r.stdout).toContain("no other system GRUB can start was found");
+      const r = await bootcRun("bios", STATIC_CFG, { lines: [LINES()[0] as string] });
+      expect(existsSync(r.custom)).toBe(false);
+      expect(r.out).toContain("no other system GRUB can start was found");
     });
   });
 });
