@@ -231,6 +231,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
       : {}),
     ...(c.live.ssh_keys.length > 0 ? { sshKeys: c.live.ssh_keys } : {}),
     ...(c.live.accessibility ? { accessibility: true } : {}),
+    background: c.branding.sidebar_background,
   };
   if (liveFiles.signing) liveKeys.signingKey = await hashFile(liveFiles.signing.publicKey);
   const liveConfig = planned(

@@ -26,6 +26,8 @@ export interface LiveFilesOptions {
   sshKeys?: string[];
   /** [live] accessibility: the screen reader's key (live-session.ts). */
   accessibility?: boolean;
+  /** [branding] sidebar_background: the session's screen and tray (live-session.ts). */
+  background?: string;
 }
 
 export interface LiveSigningOptions {
@@ -201,6 +203,6 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
       ? renderSigningFiles({ ...o.signing, publicKey: readFileSync(o.signing.publicKey) })
       : []),
     ...renderLiveSshFiles(o.user, o.sshKeys ?? []),
-    ...renderLiveSessionFiles(o.user, o.accessibility === true),
+    ...renderLiveSessionFiles(o.user, o.accessibility === true, o.background),
   ];
 }

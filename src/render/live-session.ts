@@ -1,7 +1,8 @@
 // The installer session's surroundings: NetworkManager for every NIC (and the live user's
 // right to change its connections, for the tray applet), the openbox additions (a tray without
-// decorations; with [live] accessibility the key that starts the screen reader) and the
-// high-contrast palette Calamares takes when the kernel command line asks for it.
+// decorations, Calamares maximised below it; with [live] accessibility the key that starts the
+// screen reader), the screen's background colour and the high-contrast palette Calamares
+// takes when the kernel command line asks for it.
 import type { RenderedFile } from "./file-tree.js";
 import { toIni } from "./ini.js";
 import { encodePng, type Rgba } from "./png.js";
@@ -12,6 +13,8 @@ export const SCREEN_READER_KEY = "W-A-s";
 export const OPENBOX_FRAGMENTS = "usr/share/atomiso/openbox";
 /** XDG_CONFIG_HOME of a high-contrast Calamares: qt6ct reads qt6ct/qt6ct.conf from there. */
 export const HIGH_CONTRAST_CONFIG = "usr/share/atomiso/high-contrast";
+/** The colour installer-session paints the screen and the tray with (one `#rrggbb` line). */
+export const SESSION_BACKGROUND = "usr/share/atomiso/session-background";
 
 /**
  * QPalette's colour roles in qt6ct's order (WindowText, Button, Light, Midlight, Dark, Mid,
@@ -180,17 +183,34 @@ function openboxFragments(accessibility: boolean): RenderedFile[] {
         "      <skip_taskbar>yes</skip_taskbar>",
         "      <desktop>all</desktop>",
         "    </application>",
+        "    <!-- atomiso: the installer fills the screen below the tray (its strut); only its",
+        "         main window: dialogs keep their size -->",
+        '    <application name="calamares" type="normal">',
+        "      <maximized>yes</maximized>",
+        "    </application>",
         "",
       ].join("\n"),
     },
   ];
 }
 
-export function renderLiveSessionFiles(user: string, accessibility: boolean): RenderedFile[] {
+/**
+ * `background`: the branding's sidebar colour, so the band above the maximised installer and
+ * the screen while Calamares restarts are the product's, not black.
+ */
+export function renderLiveSessionFiles(
+  user: string,
+  accessibility: boolean,
+  background = "#000000",
+): RenderedFile[] {
   // The name is written into a JavaScript string (the schema allows no more than this).
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user))
     throw new Error(`live user ${JSON.stringify(user)} is not a plain user name`);
+  // Read by a shell script into an argument (the schema allows no more than this).
+  if (!/^#[0-9a-fA-F]{6}$/.test(background))
+    throw new Error(`background ${JSON.stringify(background)} is not a #rrggbb colour`);
   return [
+    { path: SESSION_BACKGROUND, content: `${background}\n` },
     ...networkFiles(user),
     ...trayIcons(),
     ...openboxFragments(accessibility),

@@ -50,6 +50,8 @@ export const BASE_PACKAGES = [
   "fonts-dejavu-core",
   // A window manager, so Calamares' window is active and takes keyboard shortcuts at once.
   "openbox",
+  // Paints the session's screen in the product's colour (installer-session).
+  "hsetroot",
   // ckbcomp, for the keyboard page's layout preview.
   "console-setup",
   // File system tools the partition module runs on the target disk.

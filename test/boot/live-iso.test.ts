@@ -15,6 +15,7 @@ import {
   REQUIREMENTS_NOT_MET,
   WAITING_FOR_MODULES,
 } from "../../src/cli/commands/test-boot.js";
+import { loadConfig } from "../../src/config/load.js";
 import {
   bootAnalysis,
   describeBootAnalysis,
@@ -32,6 +33,8 @@ import {
   pressKeys,
   waitForScreen,
 } from "../../src/qemu/index.js";
+import { decodePngGray } from "../../src/qemu/png.js";
+import { EXAMPLE_PROFILE } from "../support/online-iso.js";
 
 const WELCOME = ["Welcome to the ParticleOS 0.1.0 installer", ALL_REQUIREMENTS_MET];
 const NOT_READY = [WAITING_FOR_MODULES, REQUIREMENTS_NOT_MET];
@@ -114,6 +117,25 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
       console.log(
         `bios/cdrom: welcome page ready after ${((Date.now() - started) / 1000).toFixed(0)}s (${welcome.png})`,
       );
+
+      // The look (docs/live-system.md): openbox maximised Calamares below the tray's band, and
+      // installer-session painted the screen in the branding's colour. So the band at the top
+      // is that colour and the bottom right corner is Calamares' own (light) window: a window of
+      // its own size left the screen's colour there.
+      const sidebar = (await loadConfig(EXAMPLE_PROFILE)).config.branding.sidebar_background;
+      const shot = decodePngGray(await readFile(welcome.png));
+      const gray = (x: number, y: number) => shot.pixels[y * shot.width + x] as number;
+      const [r, gr, b] = [1, 3, 5].map((i) => Number.parseInt(sidebar.slice(i, i + 2), 16));
+      const expected = Math.round(
+        (299 * (r as number) + 587 * (gr as number) + 114 * (b as number)) / 1000,
+      );
+      expect(Math.abs(gray(shot.width / 2, 2) - expected), "the band above Calamares").toBeLessThan(
+        6,
+      );
+      expect(
+        gray(shot.width - 3, shot.height - 3),
+        "the screen's bottom right corner",
+      ).toBeGreaterThan(150);
 
       // NetworkManager, not systemd-networkd, brought the wired NIC up (by DHCP).
       const network = await g.serial.waitFor(

@@ -13,7 +13,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeTree } from "../../src/render/file-tree.js";
-import { OPENBOX_FRAGMENTS, renderLiveSessionFiles } from "../../src/render/live-session.js";
+import {
+  OPENBOX_FRAGMENTS,
+  renderLiveSessionFiles,
+  SESSION_BACKGROUND,
+} from "../../src/render/live-session.js";
 import { run } from "../../src/tools/exec.js";
 import { type SpawnedProcess, spawnProcess } from "../../src/tools/spawn.js";
 
@@ -25,6 +29,26 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * The colour of one pixel of an XWD file as Xvfb writes its screen (ZPixmap, 32 bits per
+ * pixel, masks 0xff0000/0xff00/0xff): header fields are big-endian CARD32s.
+ */
+async function readPixel(xwd: string, x: number, y: number): Promise<string> {
+  const data = await readFile(xwd);
+  const field = (i: number) => data.readUInt32BE(i * 4);
+  const [headerSize, byteOrder, bitsPerPixel, bytesPerLine, ncolors] = [
+    field(0),
+    field(7),
+    field(11),
+    field(12),
+    field(19),
+  ];
+  if (bitsPerPixel !== 32 || field(14) !== 0xff0000) throw new Error("unexpected XWD layout");
+  const at = headerSize + ncolors * 12 + y * bytesPerLine + x * 4;
+  const pixel = byteOrder === 0 ? data.readUInt32LE(at) : data.readUInt32BE(at);
+  return `#${(pixel & 0xffffff).toString(16).padStart(6, "0")}`;
 }
 
 async function freeDisplay(): Promise<number> {
@@ -67,16 +91,25 @@ describe("the installer session's openbox configuration (real openbox on Xvfb)",
     return { rc, record };
   }
 
-  /** Runs openbox with `rc` on a new Xvfb, presses Super+Alt+S, stops both again. */
-  async function pressSuperAltS(rc: string): Promise<void> {
+  /**
+   * Runs openbox with `rc` on a new Xvfb, runs `act` there, stops both again. Xvfb keeps its
+   * screen in `fbdir`/Xvfb_screen0, an XWD file (readPixel).
+   */
+  async function withOpenbox(
+    rc: string,
+    act: (env: Record<string, string>, fbdir: string) => Promise<void>,
+  ): Promise<void> {
     const display = `:${await freeDisplay()}`;
     const env = { DISPLAY: display };
+    const fbdir = await mkdtemp(join(work, "fb-"));
     const xvfb = spawnProcess([
       "Xvfb",
       display,
       "-screen",
       "0",
       "1024x768x24",
+      "-fbdir",
+      fbdir,
       "-nolisten",
       "tcp",
       // No server reset when the last client leaves: the readiness probe (xprop) is one, and a
@@ -107,8 +140,7 @@ describe("the installer session's openbox configuration (real openbox on Xvfb)",
         if (i > 100) throw new Error(`openbox did not start: ${errors.join("\n")}`);
         await sleep(100);
       }
-      await run(["xdotool", "key", "super+alt+s"], { env });
-      await sleep(2000);
+      await act(env, fbdir);
       // openbox reports a bad key name or action in its configuration on stderr (the Debian
       // menu file that update-menus writes is missing on this host, and not ours).
       const complaints = errors.filter((l) => /Openbox-Message|Invalid|Unable/i.test(l));
@@ -118,6 +150,73 @@ describe("the installer session's openbox configuration (real openbox on Xvfb)",
       await xvfb.stop();
     }
   }
+
+  async function pressSuperAltS(rc: string): Promise<void> {
+    await withOpenbox(rc, async (env) => {
+      await run(["xdotool", "key", "super+alt+s"], { env });
+      await sleep(2000);
+    });
+  }
+
+  it("maximises Calamares' window and no other", async () => {
+    const { rc } = await mergedRc(false);
+    await withOpenbox(rc, async (env) => {
+      // X clients named as Calamares' window is (WM_CLASS res_name "calamares") and not.
+      const clients = ["calamares", "nm-tray"].map((name) =>
+        spawnProcess(["xmessage", "-name", name, "-geometry", "300x100+10+10", name], { env }),
+      );
+      try {
+        const maximised = async (name: string) => {
+          for (let i = 0; ; i++) {
+            const found = await run(["xdotool", "search", "--classname", `^${name}$`], {
+              env,
+              okExitCodes: [0, 1],
+            });
+            const id = found.stdout.trim().split("\n")[0];
+            if (id) {
+              await sleep(500); // openbox applies its rules as it maps the window
+              const state = await run(["xprop", "-id", id, "_NET_WM_STATE"], { env });
+              return (
+                /_NET_WM_STATE_MAXIMIZED_VERT/.test(state.stdout) &&
+                /_NET_WM_STATE_MAXIMIZED_HORZ/.test(state.stdout)
+              );
+            }
+            if (i > 100) throw new Error(`no ${name} window appeared`);
+            await sleep(100);
+          }
+        };
+        expect(await maximised("calamares")).toBe(true);
+        expect(await maximised("nm-tray")).toBe(false);
+      } finally {
+        for (const c of clients) await c.stop();
+      }
+    });
+  }, 60_000);
+
+  it("paints the screen in the branding's colour (hsetroot, as installer-session runs it)", async () => {
+    const dir = join(work, "background");
+    await writeTree(dir, renderLiveSessionFiles("live", false, "#16324f"));
+    const colour = (await readFile(join(dir, SESSION_BACKGROUND), "utf8")).trim();
+    const { rc } = await mergedRc(false);
+    await withOpenbox(rc, async (env, fbdir) => {
+      const screen = join(fbdir, "Xvfb_screen0");
+      // Xvfb's own root first (not the colour), so the reading below is hsetroot's. (Not the
+      // middle of the screen: Xvfb draws openbox's pointer there into the same picture.)
+      expect(await readPixel(screen, 100, 600)).not.toBe("#16324f");
+      await run(["hsetroot", "-solid", colour], { env });
+      // The server paints once it has handled the request, not when hsetroot exits.
+      for (let i = 0; i < 50 && (await readPixel(screen, 100, 600)) !== colour; i++) {
+        await sleep(100);
+      }
+      for (const [x, y] of [
+        [0, 0],
+        [100, 600],
+        [1023, 767],
+      ] as const) {
+        expect(await readPixel(screen, x, y)).toBe("#16324f");
+      }
+    });
+  }, 60_000);
 
   it("runs the screen reader toggle on Super+Alt+S with [live] accessibility", async () => {
     const { rc, record } = await mergedRc(true);

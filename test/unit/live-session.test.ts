@@ -1,5 +1,5 @@
-// The installer session's network, tray, screen reader and high-contrast files
-// (src/render/live-session.ts), the packages behind them, and the high-contrast boot entry.
+// The installer session's network, tray, window, background, screen reader and high-contrast
+// files (src/render/live-session.ts), the packages behind them, and the high-contrast boot entry.
 import { describe, expect, it } from "vitest";
 import { HIGH_CONTRAST_ARG, renderGrubCfg } from "../../src/render/grub-cfg.js";
 import { renderLiveFiles } from "../../src/render/live-files.js";
@@ -7,6 +7,7 @@ import {
   OPENBOX_FRAGMENTS,
   renderLiveSessionFiles,
   SCREEN_READER_KEY,
+  SESSION_BACKGROUND,
 } from "../../src/render/live-session.js";
 import { ACCESSIBILITY_PACKAGES, BASE_PACKAGES, livePackages } from "../../src/stages/bootstrap.js";
 import { readGrubCfg } from "./helpers/read-back.js";
@@ -85,6 +86,31 @@ describe("live session files", () => {
     );
     expect(apps).toContain('<application class="stalonetray">');
     expect(apps).toContain("<focus>no</focus>");
+  });
+
+  it("maximises the installer's main window and paints the screen in the branding's colour", () => {
+    const apps = text(
+      renderLiveSessionFiles("live", false),
+      `${OPENBOX_FRAGMENTS}/applications.xml`,
+    );
+    expect(apps).toContain(
+      '<application name="calamares" type="normal">\n      <maximized>yes</maximized>',
+    );
+    const files = renderLiveFiles({
+      productName: "ParticleOS",
+      productId: "particleos",
+      productVersion: "0.1.0",
+      suite: "trixie",
+      user: "live",
+      background: "#16324f",
+    });
+    expect(text(files, SESSION_BACKGROUND)).toBe("#16324f\n");
+    expect(text(renderLiveSessionFiles("live", false), SESSION_BACKGROUND)).toBe("#000000\n");
+    expect(BASE_PACKAGES).toContain("hsetroot");
+    // installer-session reads the file into an argument: nothing but a colour may be in it.
+    for (const bad of ["#16324f; reboot", "$(reboot)", "16324f", "#16324f\n"]) {
+      expect(() => renderLiveSessionFiles("live", false, bad)).toThrow(/not a #rrggbb colour/);
+    }
   });
 
   it("installs Orca and its speech only with [live] accessibility", () => {
