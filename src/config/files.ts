@@ -261,7 +261,10 @@ export async function checkFiles(config: Config, dir: string): Promise<Problem[]
           );
           if (!exists) continue;
           const file = await must(["branding", key], abs, "file", "put a PNG image there");
-          if (file) await image(["branding", key], file, ["png", "jpeg"]);
+          // Plymouth, which shows the logo with [live] splash, reads PNG only.
+          const types: ImageType[] =
+            key === "logo" && config.live.splash ? ["png"] : ["png", "jpeg"];
+          if (file) await image(["branding", key], file, types);
         }
       },
     ),

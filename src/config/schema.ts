@@ -140,6 +140,12 @@ const live = z
       .describe(
         "A screen reader in the installer session: Orca with speech (speech-dispatcher, eSpeak NG) and the AT-SPI bus Calamares' Qt talks to; the user starts and stops it with Super+Alt+S. About 33 MiB more in the live system (docs/live-system.md), so off by default. The high-contrast boot entry is always there.",
       ),
+    splash: z
+      .boolean()
+      .default(false)
+      .describe(
+        "A boot splash (Plymouth): the branding's logo on its sidebar colour from when systemd starts until the installer's session takes the screen, instead of the kernel's text console. The logo must be a PNG. About 1 MiB more in the live system; off by default. The debug boot entry never shows it.",
+      ),
   })
   .describe("The live environment the installer runs in.");
 

@@ -47,6 +47,8 @@ user = "live"
 packages = []
 # The screen reader (Orca, started with Super+Alt+S in the installer session).
 accessibility = true
+# A boot splash (Plymouth): the branding's logo on its colour until the installer starts.
+splash = true
 
 [iso]
 volume_id = ${str(volumeIdFor(names))}

@@ -161,7 +161,11 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
   const packages = livePackages(
     await installNeeds(loaded, options.noPayload === true),
     c.live.packages,
-    { sshServer: c.live.ssh_keys.length > 0, accessibility: c.live.accessibility },
+    {
+      sshServer: c.live.ssh_keys.length > 0,
+      accessibility: c.live.accessibility,
+      splash: c.live.splash,
+    },
   );
   const bootstrap = planned(
     bootstrapStage,
@@ -232,6 +236,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
     ...(c.live.ssh_keys.length > 0 ? { sshKeys: c.live.ssh_keys } : {}),
     ...(c.live.accessibility ? { accessibility: true } : {}),
     background: c.branding.sidebar_background,
+    ...(c.live.splash ? { splash: true } : {}),
   };
   if (liveFiles.signing) liveKeys.signingKey = await hashFile(liveFiles.signing.publicKey);
   const liveConfig = planned(
@@ -329,6 +334,7 @@ export async function planIso(loaded: LoadedConfig, options: PlanOptions = {}): 
         productName: c.product.name,
         timeout: c.iso.boot_timeout,
         kernelArgs: c.iso.kernel_args,
+        ...(c.live.splash ? { splash: true } : {}),
         colors: { background: c.branding.sidebar_background, text: c.branding.sidebar_text },
         fatSerial: hashValue(c.iso.volume_id).slice(0, 8),
         ...(epoch !== undefined ? { epoch } : {}),

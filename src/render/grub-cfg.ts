@@ -8,6 +8,8 @@ export interface GrubCfgOptions {
   productName: string;
   timeout: number;
   extraKernelArgs: string[];
+  /** [live] splash: `splash` in the install entries, so Plymouth shows its theme. */
+  splash?: boolean;
   /** The branding's colours ("#rrggbb"): the menu's background and text. */
   colors?: { background: string; text: string };
 }
@@ -94,10 +96,11 @@ function grubMenuColors(colors: { background: string; text: string }) {
  * network, see live-session.ts) after another udev trigger and settle; it is for net-booted
  * roots, which a live ISO is not.
  */
-export function liveKernelArgs(extra: readonly string[], debug: boolean): string[] {
+export function liveKernelArgs(extra: readonly string[], debug: boolean, splash = false): string[] {
   const base = ["boot=live", "nonetworking", "console=ttyS0,115200", "console=tty0"];
   if (debug) return [...base, "systemd.debug_shell=ttyS0", "systemd.log_level=info", ...extra];
-  return [...base, "quiet", ...extra];
+  // Without `splash` Plymouth would show its text mode (the debug entry keeps the console).
+  return [...base, "quiet", ...(splash ? ["splash"] : []), ...extra];
 }
 
 /** Read by the installer session: Calamares with a high-contrast palette (live-session.ts). */
@@ -125,8 +128,12 @@ export function toramNeedMiB(kernelArgs: string): number | undefined {
 }
 
 /** The kernel arguments as a GRUB `linux` line's words: the profile's stay last. */
-function grubKernelArgs(extra: readonly string[], debug: boolean): string {
-  return [...liveKernelArgs([], debug).map(grubWord), TORAM_ARG, ...extra.map(grubWord)].join(" ");
+function grubKernelArgs(extra: readonly string[], debug: boolean, splash = false): string {
+  return [
+    ...liveKernelArgs([], debug, splash).map(grubWord),
+    TORAM_ARG,
+    ...extra.map(grubWord),
+  ].join(" ");
 }
 
 export function renderGrubCfg(o: GrubCfgOptions): string {
@@ -138,10 +145,10 @@ export function renderGrubCfg(o: GrubCfgOptions): string {
     installTitle: grubString(`Install ${o.productName}`),
     debugTitle: grubString(`Install ${o.productName} (debug: root shell on serial console)`),
     loading: grubString(`Loading ${o.productName} installer...`),
-    installArgs: grubKernelArgs(o.extraKernelArgs, false),
+    installArgs: grubKernelArgs(o.extraKernelArgs, false, o.splash),
     highContrastTitle: grubString(`Install ${o.productName} (high contrast)`),
     // Before the profile's arguments, which stay last (as in the other entries).
-    highContrastArgs: grubKernelArgs([HIGH_CONTRAST_ARG, ...o.extraKernelArgs], false),
+    highContrastArgs: grubKernelArgs([HIGH_CONTRAST_ARG, ...o.extraKernelArgs], false, o.splash),
     debugArgs: grubKernelArgs(o.extraKernelArgs, true),
     toramVariable: TORAM_GRUB_VARIABLE,
   });

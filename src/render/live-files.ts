@@ -11,6 +11,7 @@ import { osReleaseValue } from "./escape/os-release.js";
 import type { RenderedFile } from "./file-tree.js";
 import { toIni } from "./ini.js";
 import { renderLiveSessionFiles } from "./live-session.js";
+import { renderLiveSplashFiles } from "./live-splash.js";
 import { renderLiveSshFiles } from "./live-ssh.js";
 
 export interface LiveFilesOptions {
@@ -28,6 +29,8 @@ export interface LiveFilesOptions {
   accessibility?: boolean;
   /** [branding] sidebar_background: the session's screen and tray (live-session.ts). */
   background?: string;
+  /** [live] splash: Plymouth's theme and configuration (live-splash.ts). */
+  splash?: boolean;
 }
 
 export interface LiveSigningOptions {
@@ -204,5 +207,6 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
       : []),
     ...renderLiveSshFiles(o.user, o.sshKeys ?? []),
     ...renderLiveSessionFiles(o.user, o.accessibility === true, o.background),
+    ...(o.splash ? renderLiveSplashFiles(o.productId, o.background ?? "#000000") : []),
   ];
 }

@@ -13,6 +13,8 @@ export interface BootFilesOptions {
   productName: string;
   timeout: number;
   kernelArgs: string[];
+  /** [live] splash: Plymouth's splash in the install entries (not the debug one). */
+  splash?: boolean;
   /** The branding's colours for the GRUB menu. */
   colors?: { background: string; text: string };
   /** FAT volume serial (8 hex digits), fixed so the ESP image is reproducible. */
@@ -36,6 +38,7 @@ export const bootFilesStage: StageDefinition<BootFilesOptions> = {
         productName: o.productName,
         timeout: o.timeout,
         extraKernelArgs: o.kernelArgs,
+        ...(o.splash ? { splash: true } : {}),
         ...(o.colors ? { colors: o.colors } : {}),
       }),
     );

@@ -124,12 +124,12 @@ export function installerPackages(needs: InstallNeeds): string[] {
 /**
  * Every package of the live root: the base set, the installer tools, the profile's, the SSH
  * server only when [live] ssh_keys asks for one, the screen reader only with [live]
- * accessibility.
+ * accessibility, Plymouth only with [live] splash.
  */
 export function livePackages(
   needs: InstallNeeds,
   profilePackages: readonly string[],
-  options: { sshServer?: boolean; accessibility?: boolean } = {},
+  options: { sshServer?: boolean; accessibility?: boolean; splash?: boolean } = {},
 ): string[] {
   return [
     ...new Set([
@@ -137,6 +137,7 @@ export function livePackages(
       ...installerPackages(needs),
       ...(options.sshServer ? ["openssh-server"] : []),
       ...(options.accessibility ? ACCESSIBILITY_PACKAGES : []),
+      ...(options.splash ? ["plymouth"] : []),
       ...profilePackages,
     ]),
   ].sort();

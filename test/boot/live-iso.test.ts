@@ -33,7 +33,7 @@ import {
   pressKeys,
   waitForScreen,
 } from "../../src/qemu/index.js";
-import { decodePngGray } from "../../src/qemu/png.js";
+import { decodePngGray, type GrayImage } from "../../src/qemu/png.js";
 import { EXAMPLE_PROFILE } from "../support/online-iso.js";
 
 const WELCOME = ["Welcome to the ParticleOS 0.1.0 installer", ALL_REQUIREMENTS_MET];
@@ -80,6 +80,46 @@ async function blankTarget(name: string): Promise<string> {
   return createBlankDisk(join(dir, "target.qcow2"), 20);
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** "#rrggbb" as decodePngGray sees it. */
+function grayOf(hex: string): number {
+  const [r, g, b] = [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)) as [
+    number,
+    number,
+    number,
+  ];
+  return Math.round((299 * r + 587 * g + 114 * b) / 1000);
+}
+
+/**
+ * Whether a screenshot shows the boot splash (src/render/live-splash.ts): the branding's
+ * colour in every corner and the logo (not that colour) over much of the screen's middle.
+ * Nothing else the boot shows passes: GRUB's menu has 16 colours, X with the session's
+ * background has at most the pointer in the middle, the maximised Calamares fills the bottom
+ * right corner with its light window.
+ */
+function showsSplash(shot: GrayImage, colour: number): boolean {
+  const { width, height, pixels } = shot;
+  const at = (x: number, y: number) => pixels[y * width + x] as number;
+  const corners = [
+    [2, 2],
+    [width - 3, 2],
+    [2, height - 3],
+    [width - 3, height - 3],
+  ] as const;
+  if (corners.some(([x, y]) => Math.abs(at(x, y) - colour) > 8)) return false;
+  const [cx, cy] = [Math.floor(width / 2), Math.floor(height / 2)];
+  let logo = 0;
+  for (let y = cy - 100; y < cy + 100; y++) {
+    for (let x = cx - 100; x < cx + 100; x++) {
+      if (Math.abs(at(x, y) - colour) > 40) logo++;
+    }
+  }
+  // The example's 128 px logo differs from its colour almost everywhere; a pointer is 200 px.
+  return logo > 4000;
+}
+
 describe.concurrent("live ISO boots to the Calamares welcome page", () => {
   it("bios / cdrom, with the network and the screen reader in the session", async () => {
     const target = await blankTarget("bios-cdrom");
@@ -100,11 +140,39 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
       });
       const g = guest;
       const started = Date.now();
-      const marker = await g.serial.waitFor(DEFAULT_MARKER, {
-        timeoutMs: 15 * 60_000,
-        signal: g.signal,
-      });
+      // The example's [live] splash: a screenshot every 2 s until Calamares runs.
+      const bootShots: string[] = [];
+      let booting = true;
+      const watching = (async () => {
+        for (let i = 0; booting && !g.signal.aborted; i++) {
+          const png = join(runDir, `boot-${String(i).padStart(3, "0")}.png`);
+          if (
+            await g.qmp.screendump(png).then(
+              () => true,
+              () => false,
+            )
+          )
+            bootShots.push(png);
+          await sleep(2000);
+        }
+      })();
+      const marker = await g.serial
+        .waitFor(DEFAULT_MARKER, { timeoutMs: 15 * 60_000, signal: g.signal })
+        .finally(() => {
+          booting = false;
+        });
+      await watching;
       expect(marker.line).toContain("firmware=bios");
+      const sidebar = (await loadConfig(EXAMPLE_PROFILE)).config.branding.sidebar_background;
+      const colour = grayOf(sidebar);
+      const splash: string[] = [];
+      for (const png of bootShots) {
+        if (showsSplash(decodePngGray(await readFile(png)), colour)) splash.push(png);
+      }
+      console.log(
+        `bios/cdrom: the splash on ${splash.length} of ${bootShots.length} screenshots taken while booting (${splash[0] ?? "none"})`,
+      );
+      expect(splash.length, "a screenshot of the boot splash while booting").toBeGreaterThan(0);
       const welcome = await waitForScreen(g.qmp, runDir, {
         name: "welcome",
         expect: WELCOME,
@@ -122,14 +190,9 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
       // installer-session painted the screen in the branding's colour. So the band at the top
       // is that colour and the bottom right corner is Calamares' own (light) window: a window of
       // its own size left the screen's colour there.
-      const sidebar = (await loadConfig(EXAMPLE_PROFILE)).config.branding.sidebar_background;
       const shot = decodePngGray(await readFile(welcome.png));
       const gray = (x: number, y: number) => shot.pixels[y * shot.width + x] as number;
-      const [r, gr, b] = [1, 3, 5].map((i) => Number.parseInt(sidebar.slice(i, i + 2), 16));
-      const expected = Math.round(
-        (299 * (r as number) + 587 * (gr as number) + 114 * (b as number)) / 1000,
-      );
-      expect(Math.abs(gray(shot.width / 2, 2) - expected), "the band above Calamares").toBeLessThan(
+      expect(Math.abs(gray(shot.width / 2, 2) - colour), "the band above Calamares").toBeLessThan(
         6,
       );
       expect(

@@ -291,6 +291,16 @@ const CASES: Case[] = [
     message: /expected SVG/,
   },
   {
+    name: "JPEG logo with [live] splash (Plymouth reads PNG only)",
+    files: (d) => writeFile(join(d, "branding/logo.jpg"), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0])),
+    edit: (p) => {
+      p.branding.logo = "logo.jpg";
+      p.live.splash = true;
+    },
+    refuse: "branding.logo",
+    message: /is a JPEG image; expected PNG/,
+  },
+  {
     name: "logo that is not an image",
     files: (d) => writeFile(join(d, "branding/text.png"), "hello"),
     edit: set("branding.logo", "text.png"),

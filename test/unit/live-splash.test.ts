@@ -1,0 +1,73 @@
+// [live] splash: the Plymouth theme and configuration (src/render/live-splash.ts), the package,
+// and `splash` on the install entries' kernel command line only.
+import { describe, expect, it } from "vitest";
+import { renderGrubCfg } from "../../src/render/grub-cfg.js";
+import { renderLiveFiles } from "../../src/render/live-files.js";
+import { SPLASH_THEME_DIR } from "../../src/render/live-splash.js";
+import { livePackages } from "../../src/stages/bootstrap.js";
+import { readGrubCfg } from "./helpers/read-back.js";
+
+const base = {
+  productName: "ParticleOS",
+  productId: "particleos",
+  productVersion: "0.1.0",
+  suite: "trixie",
+  user: "live",
+  background: "#16324f",
+};
+const text = (files: { path: string; content: string | Uint8Array }[], path: string) => {
+  const f = files.find((x) => x.path === path);
+  if (!f) throw new Error(`missing ${path}`);
+  return String(f.content);
+};
+
+describe("the boot splash", () => {
+  it("is a script theme showing Calamares' logo on the branding's colour", () => {
+    const files = renderLiveFiles({ ...base, splash: true });
+    const theme = text(files, `${SPLASH_THEME_DIR}/atomiso.plymouth`);
+    expect(theme).toContain("ModuleName=script");
+    expect(theme).toContain("ImageDir=/etc/calamares/branding/particleos\n");
+    expect(theme).toContain(`ScriptFile=/${SPLASH_THEME_DIR}/atomiso.script\n`);
+    const script = text(files, `${SPLASH_THEME_DIR}/atomiso.script`);
+    // #16324f: 0x16/255, 0x32/255, 0x4f/255.
+    expect(script).toContain("Window.SetBackgroundTopColor(0.086, 0.196, 0.310);");
+    expect(script).toContain("Window.SetBackgroundBottomColor(0.086, 0.196, 0.310);");
+    expect(script).toContain('Image("logo.png")');
+    expect(text(files, "etc/plymouth/plymouthd.conf")).toBe("[Daemon]\nTheme=atomiso\n");
+    expect(text(files, "etc/systemd/system/sddm.service.d/20-atomiso-splash.conf")).toBe(
+      "[Unit]\nAfter=plymouth-start.service\n\n[Service]\nExecStartPre=-/usr/bin/plymouth quit --retain-splash\n",
+    );
+  });
+
+  it("is not there, nor Plymouth, without [live] splash", () => {
+    const files = renderLiveFiles(base);
+    expect(files.filter((f) => /plymouth/.test(f.path))).toEqual([]);
+    const needs = { backend: "ostree", payload: "embedded" } as const;
+    expect(livePackages(needs, [])).not.toContain("plymouth");
+    expect(livePackages(needs, [], { splash: true })).toContain("plymouth");
+  });
+
+  it("refuses a product id or colour that is not plain", () => {
+    expect(() => renderLiveFiles({ ...base, productId: "../x", splash: true })).toThrow(
+      /not a plain name/,
+    );
+    expect(() => renderLiveFiles({ ...base, background: "red", splash: true })).toThrow(
+      /not a #rrggbb colour/,
+    );
+  });
+
+  it("asks for the splash in the install entries, never in the debug entry", () => {
+    const entries = (splash: boolean) =>
+      readGrubCfg(
+        renderGrubCfg({ productName: "ParticleOS", timeout: 5, extraKernelArgs: [], splash }),
+      );
+    const on = entries(true);
+    // The menu's linux lines come in its entries' order.
+    const args = (id: string, cfg: ReturnType<typeof readGrubCfg>) =>
+      cfg.linux[cfg.entries.findIndex((e) => e.id === id)] ?? [];
+    expect(args("install", on)).toContain("splash");
+    expect(args("high-contrast", on)).toContain("splash");
+    expect(args("debug", on)).not.toContain("splash");
+    expect(args("install", entries(false))).not.toContain("splash");
+  });
+});
