@@ -99,8 +99,10 @@ function grubMenuColors(colors: { background: string; text: string }) {
 export function liveKernelArgs(extra: readonly string[], debug: boolean, splash = false): string[] {
   const base = ["boot=live", "nonetworking", "console=ttyS0,115200", "console=tty0"];
   if (debug) return [...base, "systemd.debug_shell=ttyS0", "systemd.log_level=info", ...extra];
-  // Without `splash` Plymouth would show its text mode (the debug entry keeps the console).
-  return [...base, "quiet", ...(splash ? ["splash"] : []), ...extra];
+  // Without `splash` Plymouth would show its text mode (the debug entry keeps the console); with
+  // a serial console on the command line it would too, unless told to leave serial consoles be.
+  const splashArgs = splash ? ["splash", "plymouth.ignore-serial-consoles"] : [];
+  return [...base, "quiet", ...splashArgs, ...extra];
 }
 
 /** Read by the installer session: Calamares with a high-contrast palette (live-session.ts). */

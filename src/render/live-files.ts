@@ -11,7 +11,7 @@ import { osReleaseValue } from "./escape/os-release.js";
 import type { RenderedFile } from "./file-tree.js";
 import { toIni } from "./ini.js";
 import { renderLiveSessionFiles } from "./live-session.js";
-import { renderLiveSplashFiles } from "./live-splash.js";
+import { renderLiveSplashFiles, X_AFTER_SPLASH } from "./live-splash.js";
 import { renderLiveSshFiles } from "./live-ssh.js";
 
 export interface LiveFilesOptions {
@@ -207,6 +207,11 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
       : []),
     ...renderLiveSshFiles(o.user, o.sshKeys ?? []),
     ...renderLiveSessionFiles(o.user, o.accessibility === true, o.background),
-    ...(o.splash ? renderLiveSplashFiles(o.productId, o.background ?? "#000000") : []),
+    ...(o.splash
+      ? [
+          script("x-after-splash", X_AFTER_SPLASH.slice(1)),
+          ...renderLiveSplashFiles(o.productId, o.background ?? "#000000"),
+        ]
+      : []),
   ];
 }

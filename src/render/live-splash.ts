@@ -8,6 +8,8 @@ import { toIni } from "./ini.js";
 
 export const SPLASH_THEME = "atomiso";
 export const SPLASH_THEME_DIR = `usr/share/plymouth/themes/${SPLASH_THEME}`;
+/** installer-scripts/live/x-after-splash, where live-files.ts installs it. */
+export const X_AFTER_SPLASH = "/usr/libexec/atomiso/x-after-splash";
 
 /** "#rrggbb" as Plymouth script's colour channels (0 to 1). */
 function channels(colour: string): string[] {
@@ -48,17 +50,29 @@ export function renderLiveSplashFiles(productId: string, background: string): Re
       }),
     },
     { path: `${SPLASH_THEME_DIR}/${SPLASH_THEME}.script`, content: script },
-    // What plymouth-set-default-theme writes; the package's defaults name a theme not installed.
-    { path: "etc/plymouth/plymouthd.conf", content: toIni({ Daemon: { Theme: SPLASH_THEME } }) },
-    // Debian's sddm.service is not ordered against Plymouth, whose hold on the display makes
-    // X fail. SDDM ends the splash as it starts, leaving its last picture on the screen until
-    // X draws (plymouth-quit.service, later, finds nothing left to end).
+    // The theme (what plymouth-set-default-theme writes; the package's defaults name one that
+    // is not installed). The display device: in the live system the DRM driver is loaded by the
+    // root's udev, in a TCG guest 10 s after plymouthd started (measured), past the default 8 s
+    // after which Plymouth gives up on graphics. Where no DRM device ever comes, the console
+    // stays dark that much longer; the boot does not wait for it.
     {
-      path: "etc/systemd/system/sddm.service.d/20-atomiso-splash.conf",
-      content: toIni({
-        Unit: { After: "plymouth-start.service" },
-        Service: { ExecStartPre: "-/usr/bin/plymouth quit --retain-splash" },
-      }),
+      path: "etc/plymouth/plymouthd.conf",
+      content: toIni({ Daemon: { Theme: SPLASH_THEME, DeviceTimeout: 30 } }),
     },
+    // Who ends the splash. plymouth-quit.service would as soon as logins are allowed, early in
+    // the live system (SDDM does not wait for the network), seconds before the display device
+    // even exists; and Debian's SDDM is not ordered against Plymouth at all, whose hold on the
+    // display makes X fail. So in an installer boot SDDM's X server ends it: the X it runs is
+    // installer-scripts/live/x-after-splash, which tells Plymouth to quit (keeping its picture
+    // until X draws) and becomes X. Only an unattended install (no SDDM) has plymouth-quit end
+    // it, and only there does anything wait for that (plymouth-quit-wait).
+    {
+      path: "etc/sddm.conf.d/20-atomiso-splash.conf",
+      content: toIni({ X11: { ServerPath: X_AFTER_SPLASH } }),
+    },
+    ...["plymouth-quit.service", "plymouth-quit-wait.service"].map((unit) => ({
+      path: `etc/systemd/system/${unit}.d/20-atomiso-splash.conf`,
+      content: toIni({ Unit: { ConditionKernelCommandLine: "atomiso.answer" } }),
+    })),
   ];
 }

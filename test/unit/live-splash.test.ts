@@ -33,15 +33,26 @@ describe("the boot splash", () => {
     expect(script).toContain("Window.SetBackgroundTopColor(0.086, 0.196, 0.310);");
     expect(script).toContain("Window.SetBackgroundBottomColor(0.086, 0.196, 0.310);");
     expect(script).toContain('Image("logo.png")');
-    expect(text(files, "etc/plymouth/plymouthd.conf")).toBe("[Daemon]\nTheme=atomiso\n");
-    expect(text(files, "etc/systemd/system/sddm.service.d/20-atomiso-splash.conf")).toBe(
-      "[Unit]\nAfter=plymouth-start.service\n\n[Service]\nExecStartPre=-/usr/bin/plymouth quit --retain-splash\n",
+    expect(text(files, "etc/plymouth/plymouthd.conf")).toBe(
+      "[Daemon]\nTheme=atomiso\nDeviceTimeout=30\n",
     );
+    // SDDM's X server ends the splash; plymouth-quit only in an unattended boot.
+    expect(text(files, "etc/sddm.conf.d/20-atomiso-splash.conf")).toBe(
+      "[X11]\nServerPath=/usr/libexec/atomiso/x-after-splash\n",
+    );
+    const wrapper = text(files, "usr/libexec/atomiso/x-after-splash");
+    expect(wrapper).toContain("plymouth quit --retain-splash");
+    expect(wrapper).toContain('exec /usr/bin/X "$@"');
+    for (const unit of ["plymouth-quit.service", "plymouth-quit-wait.service"]) {
+      expect(text(files, `etc/systemd/system/${unit}.d/20-atomiso-splash.conf`)).toBe(
+        "[Unit]\nConditionKernelCommandLine=atomiso.answer\n",
+      );
+    }
   });
 
   it("is not there, nor Plymouth, without [live] splash", () => {
     const files = renderLiveFiles(base);
-    expect(files.filter((f) => /plymouth/.test(f.path))).toEqual([]);
+    expect(files.filter((f) => /plymouth|splash/.test(f.path))).toEqual([]);
     const needs = { backend: "ostree", payload: "embedded" } as const;
     expect(livePackages(needs, [])).not.toContain("plymouth");
     expect(livePackages(needs, [], { splash: true })).toContain("plymouth");
@@ -65,8 +76,11 @@ describe("the boot splash", () => {
     // The menu's linux lines come in its entries' order.
     const args = (id: string, cfg: ReturnType<typeof readGrubCfg>) =>
       cfg.linux[cfg.entries.findIndex((e) => e.id === id)] ?? [];
-    expect(args("install", on)).toContain("splash");
-    expect(args("high-contrast", on)).toContain("splash");
+    for (const entry of ["install", "high-contrast"]) {
+      expect(args(entry, on)).toEqual(
+        expect.arrayContaining(["splash", "plymouth.ignore-serial-consoles"]),
+      );
+    }
     expect(args("debug", on)).not.toContain("splash");
     expect(args("install", entries(false))).not.toContain("splash");
   });
