@@ -178,7 +178,7 @@ export const bootstrapStage: StageDefinition<BootstrapOptions> = {
       env: {
         ATOMISO_APT_CACHE: ctx.aptCacheDir,
         ATOMISO_KEYRINGS: keyrings,
-        ATOMISO_INITRAMFS_TORAM: join(packageRoot, "installer-scripts/initramfs/toram-in-vm"),
+        ATOMISO_INITRAMFS: join(packageRoot, "installer-scripts/initramfs"),
         // Set or cleared explicitly: an inherited value would change the tree behind the key.
         SOURCE_DATE_EPOCH: o.epoch !== undefined ? String(o.epoch) : undefined,
       },
