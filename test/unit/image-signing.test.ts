@@ -17,6 +17,7 @@ import {
 } from "../../src/image/signing.js";
 import { renderLiveFiles } from "../../src/render/live-files.js";
 import { D1, LOCK } from "../support/lock-fixture.js";
+import { EXAMPLE_LIVE } from "./helpers/live-files.js";
 
 const FPR = "0123456789ABCDEF0123456789ABCDEF01234567";
 const REF = "127.0.0.1:5000/particleos/system:0.1.0";
@@ -159,13 +160,7 @@ describe("signing files", () => {
   });
 
   it("reach the live root only when the profile signs", () => {
-    const base = {
-      productName: "ParticleOS",
-      productId: "particleos",
-      productVersion: "0.1.0",
-      suite: "trixie",
-      user: "live",
-    };
+    const base = EXAMPLE_LIVE;
     const paths = (o: Parameters<typeof renderLiveFiles>[0]) =>
       renderLiveFiles(o).map((f) => f.path);
     expect(paths(base)).not.toContain("etc/containers/policy.json");

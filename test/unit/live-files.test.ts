@@ -1,15 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { renderGrubCfg } from "../../src/render/grub-cfg.js";
 import { renderLiveFiles } from "../../src/render/live-files.js";
+import { EXAMPLE_LIVE } from "./helpers/live-files.js";
 
 describe("live files", () => {
-  const files = renderLiveFiles({
-    productName: "ParticleOS",
-    productId: "particleos",
-    productVersion: "0.1.0",
-    suite: "trixie",
-    user: "live",
-  });
+  const files = renderLiveFiles(EXAMPLE_LIVE);
   const get = (p: string) => {
     const f = files.find((x) => x.path === p);
     if (!f) throw new Error(`missing ${p}`);

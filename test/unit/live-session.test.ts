@@ -10,24 +10,13 @@ import {
   SESSION_BACKGROUND,
 } from "../../src/render/live-session.js";
 import { ACCESSIBILITY_PACKAGES, BASE_PACKAGES, livePackages } from "../../src/stages/bootstrap.js";
+import { EXAMPLE_LIVE, fileText } from "./helpers/live-files.js";
 import { readGrubCfg } from "./helpers/read-back.js";
-
-const text = (files: { path: string; content: string | Uint8Array }[], path: string) => {
-  const f = files.find((x) => x.path === path);
-  if (!f) throw new Error(`missing ${path}`);
-  return String(f.content);
-};
 
 describe("live session files", () => {
   it("gives every NIC to NetworkManager, none to systemd-networkd", () => {
-    const files = renderLiveFiles({
-      productName: "ParticleOS",
-      productId: "particleos",
-      productVersion: "0.1.0",
-      suite: "trixie",
-      user: "live",
-    });
-    const conf = text(files, "etc/NetworkManager/conf.d/10-atomiso-live.conf");
+    const files = renderLiveFiles(EXAMPLE_LIVE);
+    const conf = fileText(files, "etc/NetworkManager/conf.d/10-atomiso-live.conf");
     expect(conf).toContain("[main]\nplugins=keyfile\ndns=systemd-resolved\n");
     expect(conf).toContain("[keyfile]\nunmanaged-devices=none\n");
     expect(files.filter((f) => f.path.startsWith("etc/systemd/network/"))).toEqual([]);
@@ -60,7 +49,7 @@ describe("live session files", () => {
   });
 
   it("lets only the live user change NetworkManager's connections without a password", () => {
-    const rule = text(
+    const rule = fileText(
       renderLiveSessionFiles("installer", false),
       "etc/polkit-1/rules.d/50-atomiso-live-network.rules",
     );
@@ -73,14 +62,14 @@ describe("live session files", () => {
 
   it("binds the screen reader's key only with [live] accessibility", () => {
     const keyboard = (a: boolean) =>
-      text(renderLiveSessionFiles("live", a), `${OPENBOX_FRAGMENTS}/keyboard.xml`);
+      fileText(renderLiveSessionFiles("live", a), `${OPENBOX_FRAGMENTS}/keyboard.xml`);
     expect(SCREEN_READER_KEY).toBe("W-A-s");
     expect(keyboard(true)).toContain('<keybind key="W-A-s">');
     expect(keyboard(true)).toContain(
       "<command>/usr/libexec/atomiso/screen-reader toggle</command>",
     );
     expect(keyboard(false)).toBe("");
-    const apps = text(
+    const apps = fileText(
       renderLiveSessionFiles("live", false),
       `${OPENBOX_FRAGMENTS}/applications.xml`,
     );
@@ -89,23 +78,16 @@ describe("live session files", () => {
   });
 
   it("maximises the installer's main window and paints the screen in the branding's colour", () => {
-    const apps = text(
+    const apps = fileText(
       renderLiveSessionFiles("live", false),
       `${OPENBOX_FRAGMENTS}/applications.xml`,
     );
     expect(apps).toContain(
       '<application name="calamares" type="normal">\n      <maximized>yes</maximized>',
     );
-    const files = renderLiveFiles({
-      productName: "ParticleOS",
-      productId: "particleos",
-      productVersion: "0.1.0",
-      suite: "trixie",
-      user: "live",
-      background: "#16324f",
-    });
-    expect(text(files, SESSION_BACKGROUND)).toBe("#16324f\n");
-    expect(text(renderLiveSessionFiles("live", false), SESSION_BACKGROUND)).toBe("#000000\n");
+    const files = renderLiveFiles({ ...EXAMPLE_LIVE, background: "#16324f" });
+    expect(fileText(files, SESSION_BACKGROUND)).toBe("#16324f\n");
+    expect(fileText(renderLiveSessionFiles("live", false), SESSION_BACKGROUND)).toBe("#000000\n");
     expect(BASE_PACKAGES).toContain("hsetroot");
     // installer-session reads the file into an argument: nothing but a colour may be in it.
     for (const bad of ["#16324f; reboot", "$(reboot)", "16324f", "#16324f\n"]) {
@@ -123,12 +105,12 @@ describe("live session files", () => {
 
   it("writes a complete high-contrast palette for qt6ct", () => {
     const files = renderLiveSessionFiles("live", false);
-    const conf = text(files, "usr/share/atomiso/high-contrast/qt6ct/qt6ct.conf");
+    const conf = fileText(files, "usr/share/atomiso/high-contrast/qt6ct/qt6ct.conf");
     expect(conf).toContain(
       "color_scheme_path=/usr/share/atomiso/high-contrast/qt6ct/colors/atomiso-high-contrast.conf",
     );
     expect(conf).toContain("custom_palette=true");
-    const scheme = text(
+    const scheme = fileText(
       files,
       "usr/share/atomiso/high-contrast/qt6ct/colors/atomiso-high-contrast.conf",
     );

@@ -5,46 +5,35 @@ import { renderGrubCfg } from "../../src/render/grub-cfg.js";
 import { renderLiveFiles } from "../../src/render/live-files.js";
 import { SPLASH_THEME_DIR } from "../../src/render/live-splash.js";
 import { livePackages } from "../../src/stages/bootstrap.js";
+import { EXAMPLE_LIVE, fileText } from "./helpers/live-files.js";
 import { readGrubCfg } from "./helpers/read-back.js";
 
-const base = {
-  productName: "ParticleOS",
-  productId: "particleos",
-  productVersion: "0.1.0",
-  suite: "trixie",
-  user: "live",
-  background: "#16324f",
-};
-const text = (files: { path: string; content: string | Uint8Array }[], path: string) => {
-  const f = files.find((x) => x.path === path);
-  if (!f) throw new Error(`missing ${path}`);
-  return String(f.content);
-};
+const base = { ...EXAMPLE_LIVE, background: "#16324f" };
 
 describe("the boot splash", () => {
   it("is a script theme showing Calamares' logo on the branding's colour", () => {
     const files = renderLiveFiles({ ...base, splash: true });
-    const theme = text(files, `${SPLASH_THEME_DIR}/atomiso.plymouth`);
+    const theme = fileText(files, `${SPLASH_THEME_DIR}/atomiso.plymouth`);
     expect(theme).toContain("ModuleName=script");
     expect(theme).toContain("ImageDir=/etc/calamares/branding/particleos\n");
     expect(theme).toContain(`ScriptFile=/${SPLASH_THEME_DIR}/atomiso.script\n`);
-    const script = text(files, `${SPLASH_THEME_DIR}/atomiso.script`);
+    const script = fileText(files, `${SPLASH_THEME_DIR}/atomiso.script`);
     // #16324f: 0x16/255, 0x32/255, 0x4f/255.
     expect(script).toContain("Window.SetBackgroundTopColor(0.086, 0.196, 0.310);");
     expect(script).toContain("Window.SetBackgroundBottomColor(0.086, 0.196, 0.310);");
     expect(script).toContain('Image("logo.png")');
-    expect(text(files, "etc/plymouth/plymouthd.conf")).toBe(
+    expect(fileText(files, "etc/plymouth/plymouthd.conf")).toBe(
       "[Daemon]\nTheme=atomiso\nDeviceTimeout=30\n",
     );
     // SDDM's X server ends the splash; plymouth-quit only in an unattended boot.
-    expect(text(files, "etc/sddm.conf.d/20-atomiso-splash.conf")).toBe(
+    expect(fileText(files, "etc/sddm.conf.d/20-atomiso-splash.conf")).toBe(
       "[X11]\nServerPath=/usr/libexec/atomiso/x-after-splash\n",
     );
-    const wrapper = text(files, "usr/libexec/atomiso/x-after-splash");
+    const wrapper = fileText(files, "usr/libexec/atomiso/x-after-splash");
     expect(wrapper).toContain("plymouth quit --retain-splash");
     expect(wrapper).toContain('exec /usr/bin/X "$@"');
     for (const unit of ["plymouth-quit.service", "plymouth-quit-wait.service"]) {
-      expect(text(files, `etc/systemd/system/${unit}.d/20-atomiso-splash.conf`)).toBe(
+      expect(fileText(files, `etc/systemd/system/${unit}.d/20-atomiso-splash.conf`)).toBe(
         "[Unit]\nConditionKernelCommandLine=atomiso.answer\n",
       );
     }
