@@ -144,7 +144,7 @@ const live = z
       .boolean()
       .default(false)
       .describe(
-        "A boot splash (Plymouth): the branding's logo on its sidebar colour from when systemd starts until the installer's session takes the screen, instead of the kernel's text console. The logo must be a PNG. About 1 MiB more in the live system; off by default. The debug boot entry never shows it.",
+        "A boot splash (Plymouth): the branding's logo on its sidebar colour from when the live system's systemd has the display until X takes it, instead of the kernel's text console (docs/live-system.md, Look). The logo must be a PNG. Under 1 MiB more in the live system; off by default. The debug boot entry never shows it.",
       ),
   })
   .describe("The live environment the installer runs in.");
