@@ -5,7 +5,9 @@
 // Super+Alt+S. The binding must run its command (with [live] accessibility) or nothing
 // (without). The command is the one thing changed in the merged file: the live system's
 // /usr/libexec/atomiso/screen-reader becomes a script here that records its arguments
-// (Orca itself is proven in the boot tier, test/boot/live-iso.test.ts).
+// (Orca itself is proven in the boot tier, test/boot/live-iso.test.ts). On the same X server the
+// real hsetroot paints the screen with the colour installer-session reads, read back from Xvfb's
+// framebuffer file.
 // Not checked here: openbox's rc.xsd, which its own rc.xml fails (outdated namespace and
 // patterns), so it proves nothing.
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
