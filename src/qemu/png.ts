@@ -32,6 +32,11 @@ function paeth(a: number, b: number, c: number): number {
   return pb <= pc ? b : c;
 }
 
+/** The gray of an RGB colour as decodePngGray computes it (ITU-R BT.601 weights), unrounded. */
+export function luminance(r: number, g: number, b: number): number {
+  return (299 * r + 587 * g + 114 * b) / 1000;
+}
+
 /** Decodes an 8-bit, non-interlaced grayscale, gray+alpha, RGB or RGBA PNG into luminance. */
 export function decodePngGray(data: Buffer): GrayImage {
   const { width, height } = pngSize(data);
@@ -94,9 +99,7 @@ export function decodePngGray(data: Buffer): GrayImage {
       const o = px * channels;
       let lum: number;
       if (channels >= 3) {
-        lum =
-          (299 * (cur[o] as number) + 587 * (cur[o + 1] as number) + 114 * (cur[o + 2] as number)) /
-          1000;
+        lum = luminance(cur[o] as number, cur[o + 1] as number, cur[o + 2] as number);
       } else {
         lum = cur[o] as number;
       }

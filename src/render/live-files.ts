@@ -10,7 +10,7 @@ import { desktopEntryValue } from "./escape/desktop-entry.js";
 import { osReleaseValue } from "./escape/os-release.js";
 import type { RenderedFile } from "./file-tree.js";
 import { toIni } from "./ini.js";
-import { renderLiveSessionFiles } from "./live-session.js";
+import { DEFAULT_BACKGROUND, renderLiveSessionFiles } from "./live-session.js";
 import { renderLiveSplashFiles, X_AFTER_SPLASH } from "./live-splash.js";
 import { renderLiveSshFiles } from "./live-ssh.js";
 
@@ -124,6 +124,7 @@ function installerFiles(): RenderedFile[] {
 }
 
 export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
+  const background = o.background ?? DEFAULT_BACKGROUND;
   // The name is written unquoted into sudoers and SDDM's config (the schema allows no more).
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(o.user))
     throw new Error(`live user ${JSON.stringify(o.user)} is not a plain user name`);
@@ -206,11 +207,11 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
       ? renderSigningFiles({ ...o.signing, publicKey: readFileSync(o.signing.publicKey) })
       : []),
     ...renderLiveSshFiles(o.user, o.sshKeys ?? []),
-    ...renderLiveSessionFiles(o.user, o.accessibility === true, o.background),
+    ...renderLiveSessionFiles(o.user, o.accessibility === true, background),
     ...(o.splash
       ? [
           script("x-after-splash", X_AFTER_SPLASH.slice(1)),
-          ...renderLiveSplashFiles(o.productId, o.background ?? "#000000"),
+          ...renderLiveSplashFiles(o.productId, background),
         ]
       : []),
   ];

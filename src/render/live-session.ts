@@ -5,7 +5,7 @@
 // asks for it.
 import type { RenderedFile } from "./file-tree.js";
 import { toIni } from "./ini.js";
-import { encodePng, type Rgba } from "./png.js";
+import { encodePng, type Rgba, requireHexColour } from "./png.js";
 
 /** The openbox keybinding (rc.xml syntax: W = Super, A = Alt) that starts and stops Orca. */
 export const SCREEN_READER_KEY = "W-A-s";
@@ -15,6 +15,8 @@ export const OPENBOX_FRAGMENTS = "usr/share/atomiso/openbox";
 export const HIGH_CONTRAST_CONFIG = "usr/share/atomiso/high-contrast";
 /** The colour installer-session paints the screen and the tray with (one `#rrggbb` line). */
 export const SESSION_BACKGROUND = "usr/share/atomiso/session-background";
+/** X's own colour, for a caller that names none. */
+export const DEFAULT_BACKGROUND = "#000000";
 
 /**
  * QPalette's colour roles in qt6ct's order (WindowText, Button, Light, Midlight, Dark, Mid,
@@ -196,14 +198,13 @@ function openboxFragments(accessibility: boolean): RenderedFile[] {
 export function renderLiveSessionFiles(
   user: string,
   accessibility: boolean,
-  background = "#000000",
+  background = DEFAULT_BACKGROUND,
 ): RenderedFile[] {
   // The name is written into a JavaScript string (the schema allows no more than this).
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user))
     throw new Error(`live user ${JSON.stringify(user)} is not a plain user name`);
   // Read by a shell script into an argument (the schema allows no more than this).
-  if (!/^#[0-9a-fA-F]{6}$/.test(background))
-    throw new Error(`background ${JSON.stringify(background)} is not a #rrggbb colour`);
+  requireHexColour(background, "background");
   return [
     { path: SESSION_BACKGROUND, content: `${background}\n` },
     ...networkFiles(user),

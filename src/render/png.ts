@@ -48,6 +48,12 @@ export function encodePng(
   ]);
 }
 
+/** Refuses anything but "#rrggbb" (a renderer's own check before it writes the colour). */
+export function requireHexColour(value: string, what: string): void {
+  if (!/^#[0-9a-fA-F]{6}$/.test(value))
+    throw new Error(`${what} ${JSON.stringify(value)} is not a #rrggbb colour`);
+}
+
 export function parseHexColour(hex: string): [number, number, number] {
   const n = Number.parseInt(hex.slice(1), 16);
   return [(n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];

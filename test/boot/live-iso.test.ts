@@ -33,7 +33,8 @@ import {
   pressKeys,
   waitForScreen,
 } from "../../src/qemu/index.js";
-import { decodePngGray, type GrayImage } from "../../src/qemu/png.js";
+import { decodePngGray, type GrayImage, luminance } from "../../src/qemu/png.js";
+import { parseHexColour } from "../../src/render/png.js";
 import { EXAMPLE_PROFILE } from "../support/online-iso.js";
 
 const WELCOME = ["Welcome to the ParticleOS 0.1.0 installer", ALL_REQUIREMENTS_MET];
@@ -81,16 +82,6 @@ async function blankTarget(name: string): Promise<string> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** "#rrggbb" as decodePngGray sees it. */
-function grayOf(hex: string): number {
-  const [r, g, b] = [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)) as [
-    number,
-    number,
-    number,
-  ];
-  return Math.round((299 * r + 587 * g + 114 * b) / 1000);
-}
 
 /**
  * Whether a screenshot shows the boot splash (src/render/live-splash.ts): the branding's
@@ -165,7 +156,8 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
       await watching;
       expect(marker.line).toContain("firmware=bios");
       const sidebar = (await loadConfig(EXAMPLE_PROFILE)).config.branding.sidebar_background;
-      const colour = grayOf(sidebar);
+      // The colour as decodePngGray sees it.
+      const colour = Math.round(luminance(...parseHexColour(sidebar)));
       const splash: string[] = [];
       for (const png of bootShots) {
         if (showsSplash(decodePngGray(await readFile(png)), colour)) splash.push(png);
