@@ -162,6 +162,40 @@ describe("other-systems: os-prober's findings as a grub.d script", () => {
     expect(menu).not.toContain(part(4));
   });
 
+  it("leaves out what is mounted at the target's root or /boot (--target, the installers' way)", async () => {
+    // The target's /boot is the other Linux's partition here, mounted read-only in a private
+    // namespace at a path with a space (mountinfo writes it as \040).
+    const target = join(work, `new root ${Math.random().toString(36).slice(2)}`);
+    await mkdir(join(target, "boot"), { recursive: true });
+    const from = join(work, "target-lines");
+    await writeFile(
+      from,
+      `${part(1)}@/EFI/Microsoft/Boot/bootmgfw.efi:Windows Boot Manager:Windows:efi\n${part(4)}:Other Linux 1:Other:linux\n`,
+    );
+    const r = await run(
+      inPrivateMountNamespace([
+        "sh",
+        "-c",
+        'mount -o ro "$1" "$2/boot" && shift 2 && exec "$@"',
+        "sh",
+        part(4),
+        target,
+        tool,
+        "grub-menu",
+        "--firmware",
+        "efi",
+        "--target",
+        target,
+        "--from",
+        from,
+      ]),
+    );
+    expect(entries(r.stdout)).toEqual([
+      `menuentry 'Windows Boot Manager (on ${part(1)})' --class windows --class os --id 'atomiso-other-0' {`,
+    ]);
+    expect(r.stdout).not.toContain(part(4));
+  });
+
   it("chainloads Windows Boot Manager from the ESP by its FS UUID on UEFI, and drops what UEFI cannot start", async () => {
     const { menu, notes } = await script("efi", [
       `${part(1)}@/EFI/Microsoft/Boot/bootmgfw.efi:Windows Boot Manager:Windows:efi`,
