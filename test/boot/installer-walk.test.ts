@@ -13,18 +13,22 @@
 // Cancel's; the tick is seen in the box's pixels) and type the passphrase twice (Next, and so
 // the users page, comes only when both match) and again at the installed system's prompt: the
 // SeaBIOS walk with Erase, the OVMF walk with Install alongside.
-// With UEFI_WALK_BESIDE_WINDOWS the OVMF walk's disk is a Windows laptop's, NTFS filling it
+// The OVMF walk's disk is a Windows laptop's, NTFS filling it
 // (test/support/windows-disk.ts), with a "Windows Boot Manager" firmware entry: the page must
 // still pre-select nothing; the walk first clicks "Erase disk" and Next, where atomiso's page
 // must ask once more naming Windows and its NTFS partition, goes Back, then clicks "Install
 // alongside" (Calamares shrinks NTFS; the confirmation page then passes itself over), and
 // after the install Windows' files are unchanged, ntfsfix -n is clean, the firmware's BootOrder
 // starts with the new system and keeps Windows Boot Manager, and the GRUB menu offers Windows.
-// With BIOS_WALK_REPLACES_LINUX (off: Calamares 3.3.14 crashes in it on BIOS) the SeaBIOS
-// walk's disk holds an older Linux and a data partition (test/support/linux-disk.ts): the walk
-// clicks "Replace a partition" and the old Linux in the "Current:" legend, without encryption;
-// the summary must delete only that partition and create the layout in its space, and after
-// the install the data partition's files must be unchanged and e2fsck -fn must find it clean.
+// With ATOMISO_WALK_REPLACE=uefi (`npm run test:walk-replace`; not in CI: one guest more) the
+// OVMF walk's disk is instead a UEFI PC's with an older Linux (its ESP with EFI/debian, its
+// root, a data partition; its NVRAM entry first) (test/support/linux-disk.ts): the walk clicks
+// "Replace a partition" and the old Linux in the "Current:" legend; the summary must delete
+// only that partition, create the layout in its space and reuse the ESP, and after the install
+// the data partition's files must be unchanged (e2fsck -fn clean), the old loaders on the ESP
+// too, the new system's firmware entry first (the old one kept), and the installed system
+// boots from it. ATOMISO_WALK_REPLACE=bios does the same on SeaBIOS (no ESP; without
+// encryption), where trixie's Calamares 3.3.14 crashes in it (docs/installer.md).
 // Screenshots, OCR text, serial log and the extracted Calamares log stay in
 // test-artifacts/walk/<firmware>/ (CI artifacts).
 
@@ -47,6 +51,7 @@ import { bootInstalled } from "../../src/qemu/install.js";
 import { pressKeys, typeText } from "../../src/qemu/keys.js";
 import { ovmfFiles } from "../../src/qemu/machine.js";
 import { ocrWords } from "../../src/qemu/ocr.js";
+import { bootConfig, orderedEntries, readVarStore } from "../../src/qemu/ovmf-vars.js";
 import { darkPixels, decodePngGray, pngSize } from "../../src/qemu/png.js";
 import {
   clickAt,
@@ -54,11 +59,18 @@ import {
   type ScreenWaitOptions,
   waitForScreen,
 } from "../../src/qemu/screen.js";
-import { describeBootOrder, dualBootFindings, expectDualBoot } from "../support/dual-boot.js";
+import {
+  describeBootOrder,
+  dualBootFindings,
+  expectDualBoot,
+  expectNewSystemFirst,
+} from "../support/dual-boot.js";
 import {
   type LinuxDiskRecord,
   makeLinuxDisk,
+  OLD_SYSTEM_BOOT_ENTRY,
   OLD_SYSTEM_NAME,
+  oldLinuxVars,
   verifyLinuxDisk,
 } from "../support/linux-disk.js";
 import {
@@ -76,19 +88,16 @@ import {
 } from "../support/windows-disk.js";
 
 /**
- * Issue 18: the OVMF walk installs alongside Windows (a laptop disk, "Install alongside")
- * instead of erasing a blank disk. false: back to the blank disk and "Erase disk".
- */
-const UEFI_WALK_BESIDE_WINDOWS = true;
-/**
- * Issue 18: the SeaBIOS walk replaces an older Linux's partition, keeping the data partition
- * beside it, instead of erasing a blank disk. Off: on BIOS, Calamares 3.3.14 (trixie's) died of
- * a segmentation fault in four of five applications of Replace in this walk (its BIOS boot
+ * Issue 18: which walk replaces an older Linux's partition ("Replace a partition"), keeping
+ * the data partition beside it, instead of its usual disk (OVMF: beside Windows; SeaBIOS: a
+ * blank disk, Erase). Unset in CI. "bios" is off by default because trixie's Calamares 3.3.14
+ * died of a segmentation fault in four of five applications of Replace there (its BIOS boot
  * loader list is reset and re-selected from the worker thread that applies the choice;
- * docs/installer.md, "Replace a partition on BIOS"). true walks it again once Calamares is
- * fixed.
+ * docs/installer.md, "Replace a partition on BIOS"): set it to try again once Calamares is fixed.
  */
-const BIOS_WALK_REPLACES_LINUX = false;
+const WALK_REPLACE = process.env.ATOMISO_WALK_REPLACE ?? "";
+if (!["", "uefi", "bios"].includes(WALK_REPLACE))
+  throw new Error(`ATOMISO_WALK_REPLACE must be "uefi" or "bios", not "${WALK_REPLACE}"`);
 
 interface WalkCase {
   firmware: Firmware;
@@ -105,18 +114,18 @@ const CASES: WalkCase[] = [
   {
     firmware: "bios",
     online: false,
-    // Replace is walked without encryption (its application with a passphrase crashed too).
-    encrypt: !BIOS_WALK_REPLACES_LINUX,
+    // Replace is walked without encryption here (its application with a passphrase crashed too).
+    encrypt: WALK_REPLACE !== "bios",
     besideWindows: false,
-    replaceLinux: BIOS_WALK_REPLACES_LINUX,
+    replaceLinux: WALK_REPLACE === "bios",
   },
   {
     firmware: "uefi",
     online: true,
     // Encryption beside Windows too: Alongside takes the passphrase when the page is left.
     encrypt: true,
-    besideWindows: UEFI_WALK_BESIDE_WINDOWS,
-    replaceLinux: false,
+    besideWindows: WALK_REPLACE !== "uefi",
+    replaceLinux: WALK_REPLACE === "uefi",
   },
 ];
 const PRODUCT = "ParticleOS";
@@ -176,17 +185,25 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           // Beside Windows: the laptop's 24 GiB disk and its NVRAM (Windows Boot Manager), which
           // the installer writes its entry into, the installed boot reuses and the host reads.
           let laptop: { record: WindowsDiskRecord; vars: string } | undefined;
-          // Replace: an old Linux and a data partition on the 20 GiB disk.
+          // Replace: an old Linux and a data partition on the 20 GiB disk; on UEFI its ESP
+          // first and its NVRAM (the old system's entry first).
           let oldPc: LinuxDiskRecord | undefined;
+          let oldPcVars: string | undefined;
           let target: string;
+          const varsTemplate = () => ovmfFiles(firmware)?.varsTemplate as string;
           if (besideWindows) {
             const record = await makeWindowsDisk(join(scratch, "laptop.raw"), { sizeGiB: 24 });
-            const template = ovmfFiles(firmware)?.varsTemplate as string;
-            const vars = await makeLaptopVars(record, template, join(scratch, "vars.fd"));
+            const vars = await makeLaptopVars(record, varsTemplate(), join(scratch, "vars.fd"));
             laptop = { record, vars };
             target = record.image;
           } else if (replaceLinux) {
-            oldPc = await makeLinuxDisk(join(scratch, "old-pc.raw"), { sizeGiB: 20, oldGiB: 12 });
+            oldPc = await makeLinuxDisk(join(scratch, "old-pc.raw"), {
+              sizeGiB: 20,
+              oldGiB: 12,
+              esp: firmware !== "bios",
+            });
+            if (oldPc.esp)
+              oldPcVars = await oldLinuxVars(oldPc, varsTemplate(), join(scratch, "vars.fd"));
             target = oldPc.image;
           } else {
             target = await createBlankDisk(join(scratch, "target.qcow2"), 20);
@@ -203,6 +220,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             ...(registry ? { guestForwards: registry.guestForwards } : {}),
             tablet: true, // clicks: the partitioning choice, the Encrypt system box
             ...(laptop ? { ovmfVarsFile: laptop.vars } : {}),
+            ...(oldPcVars ? { ovmfVarsFile: oldPcVars } : {}),
           });
           const g = guest;
           const page = (options: ScreenWaitOptions): Promise<PageScreen> =>
@@ -387,10 +405,11 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                 (a, b) => a.top - b.top,
               );
               const [distro] = OLD_SYSTEM_NAME.split(" ");
+              const node = `vda${oldPc.old.number}`;
               const legend =
-                words.find((w) => w.text === distro) ?? words.find((w) => /^vda1$/.test(w.text));
+                words.find((w) => w.text === distro) ?? words.find((w) => w.text === node);
               if (!legend)
-                throw new Error(`neither "${distro}" nor vda1 found by OCR in ${pick.png}`);
+                throw new Error(`neither "${distro}" nor ${node} found by OCR in ${pick.png}`);
               await clickAt(
                 g.qmp,
                 legend.left + legend.width / 2,
@@ -591,8 +610,11 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                   ]
                 : oldPc
                   ? [
-                      // Only the old Linux (vda1) goes; the layout is created in its space.
-                      /Delete partition \/dev\/vda[1l]\b/,
+                      // Only the old Linux (vda1; vda2 after a UEFI PC's ESP) goes; the layout
+                      // is created in its space. OCR reads the bold "1" as "l" at times.
+                      new RegExp(
+                        `Delete partition /dev/vda${oldPc.old.number === 1 ? "[1l]" : oldPc.old.number}\\b`,
+                      ),
                       /Create new 1 ?MiB partition on \/dev\/vda/,
                     ]
                   : [
@@ -626,12 +648,19 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                     /Format partition \S*vda[123]\b/,
                   ]
                 : []),
-              // Replace keeps the data partition (vda2) and the partition table.
+              // Replace keeps the data partition, the ESP (reused as is) and the partition table.
               ...(oldPc
                 ? [
                     /Erase disk/,
                     /Creating new \w+ partition table/,
-                    /(Delete|Format|Resize) partition \S*vda2\b/,
+                    new RegExp(`(Delete|Format|Resize) partition \\S*vda${oldPc.data.number}\\b`),
+                    ...(oldPc.esp
+                      ? [
+                          new RegExp(
+                            `(Delete|Format|Resize) partition \\S*vda${oldPc.esp.number}\\b`,
+                          ),
+                        ]
+                      : []),
                   ]
                 : []),
             ],
@@ -746,7 +775,18 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           if (oldPc) {
             const kept = await verifyLinuxDisk(target, oldPc);
             await writeFile(join(artifacts, "data-partition.txt"), `${kept.e2fsck}\n`);
-            expect(kept.differences, "the data partition after the install").toEqual([]);
+            expect(kept.differences, "the data partition (and ESP) after the install").toEqual([]);
+          }
+          if (oldPc?.esp && oldPcVars) {
+            // The new system's entry first, in its own folder on the reused ESP; the old
+            // system's entry kept (the firmware's list is the user's, not the installer's).
+            const order = orderedEntries(bootConfig(await readVarStore(oldPcVars)));
+            await writeFile(join(artifacts, "boot-order.txt"), `${describeBootOrder(order)}\n`);
+            expectNewSystemFirst(order, oldPc.esp, PRODUCT, "debian");
+            expect(
+              order.some((e) => e.description === OLD_SYSTEM_BOOT_ENTRY),
+              `BootOrder:\n${describeBootOrder(order)}`,
+            ).toBe(true);
           }
 
           const booted = await bootInstalled({
@@ -755,6 +795,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             runDir: join(artifacts, "installed-boot"),
             // The firmware entry the install made (the removable path is Windows' own loader).
             ...(laptop ? { ovmfVarsFile: laptop.vars } : {}),
+            ...(oldPcVars ? { ovmfVarsFile: oldPcVars } : {}),
             user: LOGIN,
             password: PASSWORD,
             ...(encrypt ? { passphrase: PASSPHRASE } : {}),

@@ -6,6 +6,7 @@ import { expect } from "vitest";
 import {
   type BootEntry,
   bootConfig,
+  type GptPartitionRef,
   orderedEntries,
   readVarStore,
 } from "../../src/qemu/ovmf-vars.js";
@@ -43,6 +44,30 @@ export function describeBootOrder(entries: BootEntry[]): string {
     .join("\n");
 }
 
+/**
+ * The new system's firmware entry is first in BootOrder and named `label` (its os-release
+ * NAME): shim or GRUB in a folder of its own on `esp` (the disk's ESP, reused, not a new one),
+ * never `othersFolder` (the other system's, e.g. "Microsoft") or the removable path.
+ */
+export function expectNewSystemFirst(
+  bootOrder: BootEntry[],
+  esp: GptPartitionRef,
+  label: string,
+  othersFolder: string,
+): void {
+  const order = describeBootOrder(bootOrder);
+  const first = bootOrder[0];
+  expect(first?.path, `BootOrder:\n${order}`).toContain(
+    `HD(${esp.number},GPT,${esp.partitionGuid},`,
+  );
+  const folder = /File\(\\EFI\\([^\\]+)\\(shim|grub)x64\.efi\)$/i.exec(first?.path ?? "")?.[1];
+  expect(folder, `BootOrder:\n${order}`).toBeDefined();
+  expect([othersFolder.toLowerCase(), "boot"], `BootOrder:\n${order}`).not.toContain(
+    folder?.toLowerCase(),
+  );
+  expect(first?.description, `BootOrder:\n${order}`).toBe(label);
+}
+
 /** `label`: the name the new system's firmware entry must carry (its os-release NAME). */
 export function expectDualBoot(
   f: DualBootFindings,
@@ -53,15 +78,8 @@ export function expectDualBoot(
     [],
   );
   const order = describeBootOrder(f.bootOrder);
-  // The new system's entry: its own folder on Windows' ESP (reused, not a new one), shim or
-  // GRUB; never Windows' folder or the removable path.
+  expectNewSystemFirst(f.bootOrder, record.esp, label, "Microsoft");
   const esp = `HD(${record.esp.number},GPT,${record.esp.partitionGuid},`;
-  const first = f.bootOrder[0];
-  expect(first?.path, `BootOrder:\n${order}`).toContain(esp);
-  expect(first?.path, `BootOrder:\n${order}`).toMatch(
-    /File\(\\EFI\\(?!Microsoft\\|BOOT\\)[^\\]+\\(shim|grub)x64\.efi\)$/i,
-  );
-  expect(first?.description, `BootOrder:\n${order}`).toBe(label);
   expect(
     f.bootOrder.some(
       (e) =>

@@ -1,21 +1,36 @@
 // A raw disk image laid out like a PC that runs an older Linux and keeps its files on a second
 // partition, for the "Replace a partition" walk: GPT with an ext4 root of that Linux (what
 // os-prober needs to name it: /etc/os-release a dynamic loader and /boot) and an ext4 data partition
-// (a user's files) after it. The install replaces the first and must leave the second as it
-// was. Both file systems are made and filled by mke2fs at an offset into the image (-E offset,
-// -d): no loop device, nothing mounted. verifyLinuxDisk reads the data partition's files back
-// with debugfs and checks it with `e2fsck -fn` (both open the image at the partition's offset).
-// Host tools (Debian): fdisk (sfdisk), e2fsprogs.
+// (a user's files) after it. The install replaces the root and must leave the data partition as
+// it was. With `esp` (a PC that boots by UEFI) an EFI system partition comes first, holding the
+// old system's loaders in EFI/debian as Debian's installer leaves them; the install reuses it
+// and must keep those files, and oldLinuxVars makes the NVRAM with that system's boot entry.
+// The ext4 file systems are made and filled by mke2fs at an offset into the image (-E offset,
+// -d), the ESP by mkfs.fat and mtools: no loop device, nothing mounted. verifyLinuxDisk reads
+// the data partition's files back with debugfs and checks it with `e2fsck -fn` (both open the
+// image at the partition's offset), and the ESP's with mtools.
+// Host tools (Debian): fdisk (sfdisk), e2fsprogs, dosfstools, mtools.
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import {
+  addBootEntry,
+  diskFileDevicePath,
+  LOAD_OPTION_ACTIVE,
+  readVarStore,
+  writeVarStore,
+} from "../../src/qemu/ovmf-vars.js";
 import { run } from "../../src/tools/exec.js";
 import {
+  ESP_TYPE,
+  espFileDifferences,
   findRecordedPartition,
   partitionedImage,
+  type RecordedFile,
   type RecordedPartition,
   readGpt,
+  writeEsp,
 } from "./windows-disk.js";
 
 export const LINUX_FS_TYPE = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
@@ -29,7 +44,14 @@ export interface LinuxDiskOptions {
   sizeGiB?: number;
   /** The old system's root partition, GiB; the data partition takes the rest. Default 12. */
   oldGiB?: number;
+  /** A UEFI PC: an EFI system partition first, with the old system's loaders. Default false. */
+  esp?: boolean;
 }
+
+/** The old system's firmware boot entry: its shim on the ESP, as Debian's installer makes it. */
+export const OLD_SYSTEM_LOADER = "\\EFI\\debian\\shimx64.efi";
+export const OLD_SYSTEM_BOOT_ENTRY = "debian";
+const ESP_MIB = 256;
 
 export interface LinuxDiskRecord {
   image: string;
@@ -40,6 +62,10 @@ export interface LinuxDiskRecord {
   data: RecordedPartition;
   /** The data partition's files (path inside it, no leading slash) and their SHA-256. */
   files: { path: string; sha256: string }[];
+  /** With `esp`: the EFI system partition (reused by the install, never formatted)... */
+  esp?: RecordedPartition;
+  /** ...and the old system's files on it, which must stay. */
+  espFiles: RecordedFile[];
 }
 
 const sha256 = (b: string | Buffer) => createHash("sha256").update(b).digest("hex");
@@ -53,6 +79,17 @@ function oldSystemFiles(): Record<string, string> {
     "lib64/ld-linux-x86-64.so.2": "not a real loader: os-prober only looks for its name\n",
     "boot/config-6.1.0-28-amd64": "CONFIG_EXT4_FS=y\n",
     "home/ada/notes.txt": "These notes go with the old system.\n",
+  };
+}
+
+/** EFI/debian as Debian's installer leaves it (stand-ins: only names and contents count). */
+function oldEspFiles(): Record<string, string> {
+  return {
+    "EFI/debian/shimx64.efi": "MZ stand-in for Debian's signed shim\n",
+    "EFI/debian/grubx64.efi": "MZ stand-in for Debian's signed GRUB\n",
+    "EFI/debian/BOOTX64.CSV": "shimx64.efi,debian,,This is the boot entry for debian\n",
+    "EFI/debian/grub.cfg":
+      "search.fs_uuid 00000000-0000-0000-0000-000000000000 root\nset prefix=($root)'/boot/grub'\nconfigfile $prefix/grub.cfg\n",
   };
 }
 
@@ -91,6 +128,7 @@ export async function makeLinuxDisk(
 ): Promise<LinuxDiskRecord> {
   const sizeGiB = options.sizeGiB ?? 20;
   const oldGiB = options.oldGiB ?? 12;
+  const withEsp = options.esp ?? false;
   if (!Number.isInteger(sizeGiB) || sizeGiB < 2) {
     throw new RangeError(`sizeGiB must be an integer >= 2, got ${sizeGiB}`);
   }
@@ -101,10 +139,18 @@ export async function makeLinuxDisk(
   const stage = await mkdtemp(join(tmpdir(), "atomiso-linux-disk-"));
   try {
     const gpt = await partitionedImage(tmp, sizeGiB * 1024 * MIB, [
+      ...(withEsp ? [`size=${ESP_MIB}MiB, type=${ESP_TYPE}, name="EFI system partition"`] : []),
       `size=${oldGiB}GiB, type=${LINUX_FS_TYPE}, name="debian"`,
       `type=${LINUX_FS_TYPE}, name="data"`,
     ]);
-    const [old, data] = gpt.recorded as [RecordedPartition, RecordedPartition];
+    const recorded = [...gpt.recorded];
+    const esp = withEsp ? recorded.shift() : undefined;
+    const [old, data] = recorded as [RecordedPartition, RecordedPartition];
+    const espTree = oldEspFiles();
+    if (esp) {
+      await stageTree(join(stage, "esp"), espTree);
+      await writeEsp(tmp, esp, gpt.sectorSize, join(stage, "esp", "EFI"));
+    }
     const trees = { old: oldSystemFiles(), data: dataFiles() };
     for (const [name, part] of [
       ["old", old],
@@ -134,11 +180,45 @@ export async function makeLinuxDisk(
       old,
       data,
       files: Object.entries(trees.data).map(([path, text]) => ({ path, sha256: sha256(text) })),
+      ...(esp ? { esp } : {}),
+      espFiles: esp
+        ? Object.entries(espTree).map(([path, text]) => ({
+            where: "esp" as const,
+            path,
+            sha256: sha256(text),
+          }))
+        : [],
     };
   } finally {
     await rm(tmp, { force: true });
     await rm(stage, { recursive: true, force: true });
   }
+}
+
+/**
+ * The old PC's NVRAM: a copy of the firmware's VARS `template` with the old system's boot entry
+ * (its shim on the ESP) first in BootOrder, written to `out` (give it to the guest with
+ * ovmfVarsFile).
+ */
+export async function oldLinuxVars(
+  record: LinuxDiskRecord,
+  template: string,
+  out: string,
+): Promise<string> {
+  if (!record.esp) throw new Error("oldLinuxVars: the disk was made without an ESP");
+  const store = await readVarStore(template);
+  addBootEntry(
+    store,
+    {
+      attributes: LOAD_OPTION_ACTIVE,
+      description: OLD_SYSTEM_BOOT_ENTRY,
+      devicePath: diskFileDevicePath(record.esp, OLD_SYSTEM_LOADER),
+      optionalData: Buffer.alloc(0),
+    },
+    "first",
+  );
+  await writeVarStore(out, store);
+  return out;
 }
 
 /** One file of an ext4 file system in an image, as text (debugfs; "" and an error if absent). */
@@ -184,6 +264,17 @@ export async function verifyLinuxDisk(
     if (got.error) differences.push(`data:${f.path} cannot be read: ${got.error}`);
     else if (sha256(got.text) !== f.sha256)
       differences.push(`data:${f.path} changed (sha256 ${sha256(got.text)}, was ${f.sha256})`);
+  }
+  if (record.esp) {
+    const esp = findRecordedPartition(gpt, record.esp, "EFI system partition", differences);
+    if (esp && esp.sizeLba !== record.esp.sizeLba)
+      differences.push(
+        `the ESP's size changed (${esp.sizeLba} sectors, was ${record.esp.sizeLba})`,
+      );
+    if (esp)
+      differences.push(
+        ...(await espFileDifferences(image, record.esp, gpt.sectorSize, record.espFiles)),
+      );
   }
   const fsck = await run(["e2fsck", "-f", "-n", device], { okExitCodes: [0, 1, 2, 4, 8] });
   const e2fsck = `${fsck.stdout}${fsck.stderr}`.trim();

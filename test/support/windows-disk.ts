@@ -44,7 +44,7 @@ export interface WindowsDiskOptions {
 }
 
 export interface RecordedFile {
-  where: "esp" | "ntfs";
+  where: "esp" | "ntfs" | "data";
   /** Path inside that file system, "/"-separated, no leading slash. */
   path: string;
   sha256: string;
@@ -270,6 +270,75 @@ const mtoolsImage = (image: string, part: GptPartitionRef, sectorSize: number) =
   `${image}@@${part.startLba * sectorSize}`;
 
 /**
+ * Formats the ESP at `esp` in `image` FAT32 as Windows and Debian's installer do and copies the
+ * folder `efiDir` into it as its /EFI, with mtools (nothing is mounted).
+ */
+export async function writeEsp(
+  image: string,
+  esp: GptPartitionRef & { sizeLba: number },
+  sectorSize: number,
+  efiDir: string,
+): Promise<void> {
+  await run([
+    "mkfs.fat",
+    "-F",
+    "32",
+    "-S",
+    String(sectorSize),
+    // One sector per cluster: 100 MiB then has the clusters FAT32 needs (mtools insists).
+    "-s",
+    "1",
+    "-h",
+    String(esp.startLba),
+    "-n",
+    "SYSTEM",
+    "--offset",
+    String(esp.startLba),
+    image,
+    String((esp.sizeLba * sectorSize) / 1024),
+  ]);
+  await run(["mcopy", "-s", "-i", mtoolsImage(image, esp, sectorSize), efiDir, "::/"], {
+    env: mtoolsEnv,
+  });
+}
+
+/** A sentence for each of the ESP's recorded `files` that is gone or changed. */
+export async function espFileDifferences(
+  image: string,
+  esp: GptPartitionRef,
+  sectorSize: number,
+  files: RecordedFile[],
+): Promise<string[]> {
+  const differences: string[] = [];
+  for (const f of files) {
+    const why = await fileDifference(f, [
+      "env",
+      "MTOOLS_SKIP_CHECK=1",
+      "mcopy",
+      "-n",
+      "-i",
+      mtoolsImage(image, esp, sectorSize),
+      `::/${f.path}`,
+      "-",
+    ]);
+    if (why) differences.push(why);
+  }
+  return differences;
+}
+
+/** Why the file `print` prints differs from the record, or undefined when it does not. */
+async function fileDifference(f: RecordedFile, print: string[]): Promise<string | undefined> {
+  try {
+    const got = await hashOf(print);
+    return got === f.sha256
+      ? undefined
+      : `${f.where}:${f.path} changed (sha256 ${got}, was ${f.sha256})`;
+  } catch (err) {
+    return `${f.where}:${f.path} cannot be read: ${(err as Error).message.split("\n")[0]}`;
+  }
+}
+
+/**
  * Writes the Windows laptop disk to `image` (through a temp file renamed into place) and
  * returns the record of its partitions and files.
  */
@@ -309,38 +378,7 @@ export async function makeWindowsDisk(
       await writeFile(path, f.data);
     }
 
-    // ESP: FAT32 as Windows formats it, then the EFI tree copied in with mtools.
-    await run([
-      "mkfs.fat",
-      "-F",
-      "32",
-      "-S",
-      String(gpt.sectorSize),
-      // One sector per cluster: 100 MiB then has the clusters FAT32 needs (mtools insists).
-      "-s",
-      "1",
-      "-h",
-      String(esp.startLba),
-      "-n",
-      "SYSTEM",
-      "--offset",
-      String(esp.startLba),
-      tmp,
-      String((esp.sizeLba * gpt.sectorSize) / 1024),
-    ]);
-    await run(
-      [
-        "mcopy",
-        "-s",
-        "-i",
-        mtoolsImage(tmp, esp, gpt.sectorSize),
-        join(stage, "esp", "EFI"),
-        "::/",
-      ],
-      {
-        env: mtoolsEnv,
-      },
-    );
+    await writeEsp(tmp, esp, gpt.sectorSize, join(stage, "esp", "EFI"));
 
     // NTFS: a quick format with the partition's start as hidden sectors (as Windows has it).
     const mnt = join(stage, "mnt");
@@ -402,30 +440,9 @@ export async function verifyWindowsDisk(
   if (esp && esp.sizeLba !== record.esp.sizeLba)
     differences.push("the EFI system partition changed size");
 
-  const compare = async (f: RecordedFile, argv: string[]) => {
-    try {
-      const got = await hashOf(argv);
-      if (got !== f.sha256)
-        differences.push(`${f.where}:${f.path} changed (sha256 ${got}, was ${f.sha256})`);
-    } catch (err) {
-      differences.push(
-        `${f.where}:${f.path} cannot be read: ${(err as Error).message.split("\n")[0]}`,
-      );
-    }
-  };
   if (esp) {
-    for (const f of record.files.filter((x) => x.where === "esp")) {
-      await compare(f, [
-        "env",
-        "MTOOLS_SKIP_CHECK=1",
-        "mcopy",
-        "-n",
-        "-i",
-        mtoolsImage(image, esp, gpt.sectorSize),
-        `::/${f.path}`,
-        "-",
-      ]);
-    }
+    const espFiles = record.files.filter((x) => x.where === "esp");
+    differences.push(...(await espFileDifferences(image, esp, gpt.sectorSize, espFiles)));
   }
   let ntfsfix = "";
   if (ntfs) {
@@ -433,7 +450,8 @@ export async function verifyWindowsDisk(
       for (const f of record.files.filter((x) => x.where === "ntfs")) {
         // --force: a shrunk NTFS carries the dirty flag ntfsresize sets so that Windows runs
         // chkdsk at its next start; ntfscat refuses such a volume without it (read-only here).
-        await compare(f, ["ntfscat", "--force", dev, `/${f.path}`]);
+        const why = await fileDifference(f, ["ntfscat", "--force", dev, `/${f.path}`]);
+        if (why) differences.push(why);
       }
       const fix = await run(["ntfsfix", "--no-action", dev], { okExitCodes: [0, 1] });
       ntfsfix = `${fix.stdout}${fix.stderr}`.trim();

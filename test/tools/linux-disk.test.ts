@@ -1,23 +1,38 @@
 // The "Replace a partition" walk's disk (test/support/linux-disk.ts) built with the real tools:
 // its GPT read back by sfdisk, the old system named by os-prober's own Linux probe (on the tree
 // debugfs copies out of the image), the data partition verified intact, then changed by one
-// file removed to see the verification notice.
-import { access, mkdtemp } from "node:fs/promises";
+// file removed to see the verification notice. The UEFI PC's variant: its ESP with the old
+// system's loaders (read back with mtools, a changed one noticed) and its NVRAM entry, and the
+// boot tier's check of the new system's entry first, passing only once one is added before it.
+import { access, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { safeRemove } from "../../src/mounts/safe-remove.js";
+import { ovmfFiles } from "../../src/qemu/machine.js";
+import {
+  addBootEntry,
+  bootConfig,
+  diskFileDevicePath,
+  LOAD_OPTION_ACTIVE,
+  orderedEntries,
+  readVarStore,
+  writeVarStore,
+} from "../../src/qemu/ovmf-vars.js";
 import { run } from "../../src/tools/exec.js";
+import { describeBootOrder, expectNewSystemFirst } from "../support/dual-boot.js";
 import {
   LINUX_FS_TYPE,
   type LinuxDiskRecord,
   makeLinuxDisk,
+  OLD_SYSTEM_BOOT_ENTRY,
   OLD_SYSTEM_NAME,
+  oldLinuxVars,
   partitionDevice,
   readExt4File,
   verifyLinuxDisk,
 } from "../support/linux-disk.js";
-import { readGpt } from "../support/windows-disk.js";
+import { ESP_TYPE, readGpt } from "../support/windows-disk.js";
 
 const OS_PROBER_LINUX_PROBE = "/usr/lib/os-probes/mounted/90linux-distro";
 const hasOsProber = await access(OS_PROBER_LINUX_PROBE).then(
@@ -70,6 +85,68 @@ describe("old Linux and data partition disk", async () => {
     const changed = await verifyLinuxDisk(disk.image, disk);
     expect(changed.differences).toEqual([
       expect.stringMatching(/^data:shared\/budget\.csv cannot be read: .*not found/),
+    ]);
+  });
+});
+
+describe("the same disk as a UEFI PC's: an ESP first", async () => {
+  const work = await mkdtemp(join(tmpdir(), "atomiso-linux-disk-uefi-test-"));
+  afterAll(() => safeRemove(work));
+
+  it("keeps the old system's loaders on the ESP, notices one changed, and makes its NVRAM entry", async () => {
+    const disk = await makeLinuxDisk(join(work, "pc.raw"), { sizeGiB: 3, oldGiB: 1, esp: true });
+    const gpt = await readGpt(disk.image);
+    expect(gpt.partitions.map((p) => p.type.toUpperCase())).toEqual([
+      ESP_TYPE,
+      LINUX_FS_TYPE,
+      LINUX_FS_TYPE,
+    ]);
+    expect(disk.old.number).toBe(2);
+    expect(disk.data.number).toBe(3);
+    expect(disk.espFiles.map((f) => f.path)).toContain("EFI/debian/shimx64.efi");
+    expect((await verifyLinuxDisk(disk.image, disk)).differences).toEqual([]);
+
+    const esp = disk.esp as NonNullable<typeof disk.esp>;
+    const vars = await oldLinuxVars(
+      disk,
+      ovmfFiles("uefi")?.varsTemplate as string,
+      join(work, "vars.fd"),
+    );
+    const before = orderedEntries(bootConfig(await readVarStore(vars)));
+    expect(before[0]?.description).toBe(OLD_SYSTEM_BOOT_ENTRY);
+    // The boot tier's check fails with the old system first, passes with the new one first.
+    expect(() => expectNewSystemFirst(before, esp, "ParticleOS", "debian")).toThrow();
+    const store = await readVarStore(vars);
+    addBootEntry(
+      store,
+      {
+        attributes: LOAD_OPTION_ACTIVE,
+        description: "ParticleOS",
+        devicePath: diskFileDevicePath(esp, "\\EFI\\particleos\\shimx64.efi"),
+        optionalData: Buffer.alloc(0),
+      },
+      "first",
+    );
+    await writeVarStore(vars, store);
+    const after = orderedEntries(bootConfig(await readVarStore(vars)));
+    expect(describeBootOrder(after)).toMatch(/^Boot\w+ ParticleOS: .*\nBoot\w+ debian: /);
+    expectNewSystemFirst(after, esp, "ParticleOS", "debian");
+
+    const loader = join(work, "shimx64.efi");
+    await writeFile(loader, "another loader");
+    await run(
+      [
+        "mcopy",
+        "-o",
+        "-i",
+        `${disk.image}@@${esp.startLba * disk.sectorSize}`,
+        loader,
+        "::/EFI/debian/shimx64.efi",
+      ],
+      { env: { MTOOLS_SKIP_CHECK: "1" } },
+    );
+    expect((await verifyLinuxDisk(disk.image, disk)).differences).toEqual([
+      expect.stringMatching(/^esp:EFI\/debian\/shimx64\.efi changed/),
     ]);
   });
 });
