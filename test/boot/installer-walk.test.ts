@@ -406,8 +406,10 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               );
               const [distro] = OLD_SYSTEM_NAME.split(" ");
               const node = `vda${oldPc.old.number}`;
+              // OCR reads a "1" as "l" at times.
+              const nodeWord = new RegExp(`^${node.replace(/1$/, "[1l]")}$`);
               const legend =
-                words.find((w) => w.text === distro) ?? words.find((w) => w.text === node);
+                words.find((w) => w.text === distro) ?? words.find((w) => nodeWord.test(w.text));
               if (!legend)
                 throw new Error(`neither "${distro}" nor ${node} found by OCR in ${pick.png}`);
               await clickAt(
