@@ -604,7 +604,9 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               "This is an overview of what will happen",
               "Set timezone to America/New York",
               /Keyboard layout has been set to English \(US\)/,
-              `install ${PRODUCT} ${VERSION}`,
+              // Erase and Alongside "install ParticleOS 0.1.0"; Replace "Replace a partition on
+              // disk /dev/vda (vda) with ParticleOS 0.1.0".
+              oldPc ? `with ${PRODUCT} ${VERSION}` : `install ${PRODUCT} ${VERSION}`,
               ...(laptop
                 ? [
                     // Windows' NTFS (vda3) shrinks; the new partitions go after it.
@@ -615,7 +617,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                       // Only the old Linux (vda1; vda2 after a UEFI PC's ESP) goes; the layout
                       // is created in its space. OCR reads the bold "1" as "l" at times.
                       new RegExp(
-                        `Delete partition /dev/vda${oldPc.old.number === 1 ? "[1l]" : oldPc.old.number}\\b`,
+                        `Delet(?:e|ing) partition /dev/vda${oldPc.old.number === 1 ? "[1l]" : oldPc.old.number}\\b`,
                       ),
                       /Create new 1 ?MiB partition on \/dev\/vda/,
                     ]
@@ -655,11 +657,11 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                 ? [
                     /Erase disk/,
                     /Creating new \w+ partition table/,
-                    new RegExp(`(Delete|Format|Resize) partition \\S*vda${oldPc.data.number}\\b`),
+                    new RegExp(`(Delet|Format|Resiz)\\w* partition \\S*vda${oldPc.data.number}\\b`),
                     ...(oldPc.esp
                       ? [
                           new RegExp(
-                            `(Delete|Format|Resize) partition \\S*vda${oldPc.esp.number}\\b`,
+                            `(Delet|Format|Resiz)\\w* partition \\S*vda${oldPc.esp.number}\\b`,
                           ),
                         ]
                       : []),
