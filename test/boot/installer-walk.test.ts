@@ -397,7 +397,8 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             for (let attempt = 1; ; attempt++) {
               const pick = await page({
                 name: "4-partitions-replace",
-                expect: ["Replace a partition", /Select a partition to install on/i],
+                // OCR splits the bold label in the maximised window ("Selecta" … "partition to install on").
+                expect: ["Replace a partition", /partition to install on/i],
                 ocr: { upscale: 3 },
                 timeoutMs: 90_000,
               });
