@@ -27,8 +27,8 @@
 // only that partition, create the layout in its space and reuse the ESP, and after the install
 // the data partition's files must be unchanged (e2fsck -fn clean), the old loaders on the ESP
 // too, the new system's firmware entry first (the old one kept), and the installed system
-// boots from it. ATOMISO_WALK_REPLACE=bios does the same on SeaBIOS (no ESP; without
-// encryption), where trixie's Calamares 3.3.14 crashes in it (docs/installer.md).
+// boots from it. ATOMISO_WALK_REPLACE=bios does the same on SeaBIOS (no ESP). Both tick
+// "Encrypt system" as the walks always do.
 // Screenshots, OCR text, serial log and the extracted Calamares log stay in
 // test-artifacts/walk/<firmware>/ (CI artifacts).
 
@@ -114,8 +114,7 @@ const CASES: WalkCase[] = [
   {
     firmware: "bios",
     online: false,
-    // Replace is walked without encryption here (its application with a passphrase crashed too).
-    encrypt: WALK_REPLACE !== "bios",
+    encrypt: true,
     besideWindows: false,
     replaceLinux: WALK_REPLACE === "bios",
   },

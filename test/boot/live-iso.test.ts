@@ -194,8 +194,9 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
 
       // In this TCG guest the session told Qt to leave AVX2 out (QEMU's masked loads fault
       // where a processor's do not; installer-session, docs/live-system.md).
-      expect(g.serial.text()).toContain(
-        "calamares: atomiso: a QEMU guest without KVM: Qt leaves AVX2 out (QT_NO_CPU_FEATURE=avx2)",
+      await g.serial.waitFor(
+        /calamares: atomiso: a QEMU guest without KVM: Qt leaves AVX2 out \(QT_NO_CPU_FEATURE=avx2\)/,
+        { timeoutMs: 60_000, signal: g.signal },
       );
 
       // NetworkManager, not systemd-networkd, brought the wired NIC up (by DHCP).
