@@ -144,6 +144,11 @@ const USERS_PAGE_COMPLAINTS = [
   /are allowed/i,
 ];
 
+/** A partition number as OCR reads it in bold text: "1" at times as "l", "2" as "z". */
+function ocrDigit(n: number): string {
+  return n === 1 ? "[1l]" : n === 2 ? "[2z]" : String(n);
+}
+
 /** Links (or copies) the ISO into a private directory: the original may be rebuilt meanwhile. */
 async function privateIso(iso: string, dir: string): Promise<string> {
   const target = join(dir, "installer.iso");
@@ -406,8 +411,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               );
               const [distro] = OLD_SYSTEM_NAME.split(" ");
               const node = `vda${oldPc.old.number}`;
-              // OCR reads a "1" as "l" at times.
-              const nodeWord = new RegExp(`^${node.replace(/1$/, "[1l]")}$`);
+              const nodeWord = new RegExp(`^vda${ocrDigit(oldPc.old.number)}$`);
               const legend =
                 words.find((w) => w.text === distro) ?? words.find((w) => nodeWord.test(w.text));
               if (!legend)
@@ -615,9 +619,9 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                 : oldPc
                   ? [
                       // Only the old Linux (vda1; vda2 after a UEFI PC's ESP) goes; the layout
-                      // is created in its space. OCR reads the bold "1" as "l" at times.
+                      // is created in its space.
                       new RegExp(
-                        `Delet(?:e|ing) partition /dev/vda${oldPc.old.number === 1 ? "[1l]" : oldPc.old.number}\\b`,
+                        `Delet(?:e|ing) partition /dev/vda${ocrDigit(oldPc.old.number)}\\b`,
                       ),
                       /Create new 1 ?MiB partition on \/dev\/vda/,
                     ]
