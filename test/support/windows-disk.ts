@@ -302,6 +302,19 @@ export async function writeEsp(
   });
 }
 
+/** Replaces the ESP's file at `espPath` ("EFI/…") with `local`: how tests change one. */
+export async function overwriteEspFile(
+  image: string,
+  esp: GptPartitionRef,
+  sectorSize: number,
+  local: string,
+  espPath: string,
+): Promise<void> {
+  await run(["mcopy", "-o", "-i", mtoolsImage(image, esp, sectorSize), local, `::/${espPath}`], {
+    env: mtoolsEnv,
+  });
+}
+
 /** A sentence for each of the ESP's recorded `files` that is gone or changed. */
 export async function espFileDifferences(
   image: string,

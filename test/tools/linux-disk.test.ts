@@ -20,6 +20,7 @@ import {
   writeVarStore,
 } from "../../src/qemu/ovmf-vars.js";
 import { run } from "../../src/tools/exec.js";
+import { inPrivateMountNamespace } from "../../src/tools/namespace.js";
 import { describeBootOrder, expectNewSystemFirst } from "../support/dual-boot.js";
 import {
   LINUX_FS_TYPE,
@@ -32,7 +33,7 @@ import {
   readExt4File,
   verifyLinuxDisk,
 } from "../support/linux-disk.js";
-import { ESP_TYPE, readGpt } from "../support/windows-disk.js";
+import { ESP_TYPE, overwriteEspFile, readGpt } from "../support/windows-disk.js";
 
 const OS_PROBER_LINUX_PROBE = "/usr/lib/os-probes/mounted/90linux-distro";
 const hasOsProber = await access(OS_PROBER_LINUX_PROBE).then(
@@ -71,7 +72,20 @@ describe("old Linux and data partition disk", async () => {
       `rdump / ${root}`,
       partitionDevice(disk.image, disk.old, disk.sectorSize),
     ]);
-    const { stdout } = await run([OS_PROBER_LINUX_PROBE, "/dev/vda1", root, "ext4"]);
+    // The probe numbers its labels in /var/lib/os-prober/labels, which os-prober itself clears
+    // at each start: a fresh one in a private namespace, so no earlier run counts.
+    const { stdout } = await run(
+      inPrivateMountNamespace([
+        "sh",
+        "-c",
+        'mkdir -p /var/lib/os-prober && mount -t tmpfs tmpfs /var/lib/os-prober && exec "$@"',
+        "sh",
+        OS_PROBER_LINUX_PROBE,
+        "/dev/vda1",
+        root,
+        "ext4",
+      ]),
+    );
     expect(stdout.trim()).toBe(`/dev/vda1:${OLD_SYSTEM_NAME}:Debian:linux`);
   });
 
@@ -134,17 +148,7 @@ describe("the same disk as a UEFI PC's: an ESP first", async () => {
 
     const loader = join(work, "shimx64.efi");
     await writeFile(loader, "another loader");
-    await run(
-      [
-        "mcopy",
-        "-o",
-        "-i",
-        `${disk.image}@@${esp.startLba * disk.sectorSize}`,
-        loader,
-        "::/EFI/debian/shimx64.efi",
-      ],
-      { env: { MTOOLS_SKIP_CHECK: "1" } },
-    );
+    await overwriteEspFile(disk.image, esp, disk.sectorSize, loader, "EFI/debian/shimx64.efi");
     expect((await verifyLinuxDisk(disk.image, disk)).differences).toEqual([
       expect.stringMatching(/^esp:EFI\/debian\/shimx64\.efi changed/),
     ]);

@@ -28,6 +28,7 @@ import { describeBootOrder, dualBootFindings, expectDualBoot } from "../support/
 import {
   makeLaptopVars,
   makeWindowsDisk,
+  overwriteEspFile,
   readGpt,
   readInstalledGrubCfg,
   THESIS,
@@ -146,16 +147,12 @@ describe("Windows laptop disk", async () => {
     });
     const loader = join(work, "BOOTX64.EFI");
     await writeFile(loader, "another system's loader");
-    await run(
-      [
-        "mcopy",
-        "-o",
-        "-i",
-        `${partial.image}@@${partial.esp.startLba * partial.sectorSize}`,
-        loader,
-        "::/EFI/BOOT/BOOTX64.EFI",
-      ],
-      { env: { MTOOLS_SKIP_CHECK: "1" } },
+    await overwriteEspFile(
+      partial.image,
+      partial.esp,
+      partial.sectorSize,
+      loader,
+      "EFI/BOOT/BOOTX64.EFI",
     );
     const check = await verifyWindowsDisk(partial.image, partial);
     expect(check.differences).toHaveLength(2);
