@@ -88,12 +88,10 @@ import {
 } from "../support/windows-disk.js";
 
 /**
- * Issue 18: which walk replaces an older Linux's partition ("Replace a partition"), keeping
- * the data partition beside it, instead of its usual disk (OVMF: beside Windows; SeaBIOS: a
- * blank disk, Erase). Unset in CI. "bios" is off by default because trixie's Calamares 3.3.14
- * died of a segmentation fault in four of five applications of Replace there (its BIOS boot
- * loader list is reset and re-selected from the worker thread that applies the choice;
- * docs/installer.md, "Replace a partition on BIOS"): set it to try again once Calamares is fixed.
+ * Issue 18: which walk replaces an older Linux's partition ("Replace a partition"), keeping the
+ * data partition beside it (and on UEFI the ESP with the old loaders), instead of its usual disk
+ * (OVMF: beside Windows; SeaBIOS: a blank disk, Erase). Unset in CI (one guest more); `npm run
+ * test:walk-replace` sets "uefi" (docs/installer.md, "Replace a partition, walked in QEMU").
  */
 const WALK_REPLACE = process.env.ATOMISO_WALK_REPLACE ?? "";
 if (!["", "uefi", "bios"].includes(WALK_REPLACE))
