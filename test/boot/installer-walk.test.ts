@@ -68,7 +68,6 @@ import {
 import {
   type LinuxDiskRecord,
   makeLinuxDisk,
-  OLD_SYSTEM_BOOT_ENTRY,
   OLD_SYSTEM_NAME,
   oldLinuxVars,
   verifyLinuxDisk,
@@ -784,15 +783,13 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             expect(kept.differences, "the data partition (and ESP) after the install").toEqual([]);
           }
           if (oldPc?.esp && oldPcVars) {
-            // The new system's entry first, in its own folder on the reused ESP; the old
-            // system's entry kept (the firmware's list is the user's, not the installer's).
+            // The new system's entry first, on the reused ESP (in EFI/debian, the replaced
+            // system's folder, when the image boots through Debian's signed GRUB: the old
+            // entry to that loader is then the new one), never in the user's tool folder.
             const order = orderedEntries(bootConfig(await readVarStore(oldPcVars)));
             await writeFile(join(artifacts, "boot-order.txt"), `${describeBootOrder(order)}\n`);
-            expectNewSystemFirst(order, oldPc.esp, PRODUCT, "debian");
-            expect(
-              order.some((e) => e.description === OLD_SYSTEM_BOOT_ENTRY),
-              `BootOrder:\n${describeBootOrder(order)}`,
-            ).toBe(true);
+            console.log(`${firmware}: BootOrder after the install:\n${describeBootOrder(order)}`);
+            expectNewSystemFirst(order, oldPc.esp, PRODUCT, "tools");
           }
 
           const booted = await bootInstalled({

@@ -51,6 +51,13 @@ export interface LinuxDiskOptions {
 /** The old system's firmware boot entry: its shim on the ESP, as Debian's installer makes it. */
 export const OLD_SYSTEM_LOADER = "\\EFI\\debian\\shimx64.efi";
 export const OLD_SYSTEM_BOOT_ENTRY = "debian";
+/**
+ * What must survive on the ESP: everything but the replaced system's own folder. EFI/debian
+ * is the old system's and may be taken over: Debian's signed GRUB reads its grub.cfg from
+ * /EFI/debian whatever system installs it, so a Debian-based image's install uses that folder
+ * (docs/installer.md).
+ */
+export const ESP_TOOL = "EFI/tools/shellx64.efi";
 const ESP_MIB = 256;
 
 export interface LinuxDiskRecord {
@@ -64,7 +71,7 @@ export interface LinuxDiskRecord {
   files: { path: string; sha256: string }[];
   /** With `esp`: the EFI system partition (reused by the install, never formatted)... */
   esp?: RecordedPartition;
-  /** ...and the old system's files on it, which must stay. */
+  /** ...and the files on it that must stay (not the replaced system's own EFI/debian). */
   espFiles: RecordedFile[];
 }
 
@@ -82,9 +89,13 @@ function oldSystemFiles(): Record<string, string> {
   };
 }
 
-/** EFI/debian as Debian's installer leaves it (stand-ins: only names and contents count). */
+/**
+ * The ESP's files: EFI/debian as Debian's installer leaves it, and a firmware tool the user
+ * put there (stand-ins: only names and contents count).
+ */
 function oldEspFiles(): Record<string, string> {
   return {
+    [ESP_TOOL]: "MZ stand-in for a UEFI shell the user keeps on the ESP\n",
     "EFI/debian/shimx64.efi": "MZ stand-in for Debian's signed shim\n",
     "EFI/debian/grubx64.efi": "MZ stand-in for Debian's signed GRUB\n",
     "EFI/debian/BOOTX64.CSV": "shimx64.efi,debian,,This is the boot entry for debian\n",
@@ -182,11 +193,13 @@ export async function makeLinuxDisk(
       files: Object.entries(trees.data).map(([path, text]) => ({ path, sha256: sha256(text) })),
       ...(esp ? { esp } : {}),
       espFiles: esp
-        ? Object.entries(espTree).map(([path, text]) => ({
-            where: "esp" as const,
-            path,
-            sha256: sha256(text),
-          }))
+        ? Object.entries(espTree)
+            .filter(([path]) => !path.startsWith("EFI/debian/"))
+            .map(([path, text]) => ({
+              where: "esp" as const,
+              path,
+              sha256: sha256(text),
+            }))
         : [],
     };
   } finally {

@@ -23,6 +23,7 @@ import { run } from "../../src/tools/exec.js";
 import { inPrivateMountNamespace } from "../../src/tools/namespace.js";
 import { describeBootOrder, expectNewSystemFirst } from "../support/dual-boot.js";
 import {
+  ESP_TOOL,
   LINUX_FS_TYPE,
   type LinuxDiskRecord,
   makeLinuxDisk,
@@ -117,7 +118,8 @@ describe("the same disk as a UEFI PC's: an ESP first", async () => {
     ]);
     expect(disk.old.number).toBe(2);
     expect(disk.data.number).toBe(3);
-    expect(disk.espFiles.map((f) => f.path)).toContain("EFI/debian/shimx64.efi");
+    // The user's tool is checked; the replaced system's own EFI/debian is not.
+    expect(disk.espFiles.map((f) => f.path)).toEqual([ESP_TOOL]);
     expect((await verifyLinuxDisk(disk.image, disk)).differences).toEqual([]);
 
     const esp = disk.esp as NonNullable<typeof disk.esp>;
@@ -129,7 +131,7 @@ describe("the same disk as a UEFI PC's: an ESP first", async () => {
     const before = orderedEntries(bootConfig(await readVarStore(vars)));
     expect(before[0]?.description).toBe(OLD_SYSTEM_BOOT_ENTRY);
     // The boot tier's check fails with the old system first, passes with the new one first.
-    expect(() => expectNewSystemFirst(before, esp, "ParticleOS", "debian")).toThrow();
+    expect(() => expectNewSystemFirst(before, esp, "ParticleOS", "tools")).toThrow();
     const store = await readVarStore(vars);
     addBootEntry(
       store,
@@ -144,13 +146,13 @@ describe("the same disk as a UEFI PC's: an ESP first", async () => {
     await writeVarStore(vars, store);
     const after = orderedEntries(bootConfig(await readVarStore(vars)));
     expect(describeBootOrder(after)).toMatch(/^Boot\w+ ParticleOS: .*\nBoot\w+ debian: /);
-    expectNewSystemFirst(after, esp, "ParticleOS", "debian");
+    expectNewSystemFirst(after, esp, "ParticleOS", "tools");
 
     const loader = join(work, "shimx64.efi");
     await writeFile(loader, "another loader");
-    await overwriteEspFile(disk.image, esp, disk.sectorSize, loader, "EFI/debian/shimx64.efi");
+    await overwriteEspFile(disk.image, esp, disk.sectorSize, loader, ESP_TOOL);
     expect((await verifyLinuxDisk(disk.image, disk)).differences).toEqual([
-      expect.stringMatching(/^esp:EFI\/debian\/shimx64\.efi changed/),
+      expect.stringMatching(/^esp:EFI\/tools\/shellx64\.efi changed/),
     ]);
   });
 });
