@@ -44,7 +44,7 @@ export interface WindowsDiskOptions {
 }
 
 export interface RecordedFile {
-  where: "esp" | "ntfs" | "data";
+  where: "esp" | "ntfs";
   /** Path inside that file system, "/"-separated, no leading slash. */
   path: string;
   sha256: string;
