@@ -3,8 +3,9 @@
 // os-prober needs to name it: /etc/os-release a dynamic loader and /boot) and an ext4 data partition
 // (a user's files) after it. The install replaces the root and must leave the data partition as
 // it was. With `esp` (a PC that boots by UEFI) an EFI system partition comes first, holding the
-// old system's loaders in EFI/debian as Debian's installer leaves them; the install reuses it
-// and must keep those files, and oldLinuxVars makes the NVRAM with that system's boot entry.
+// old system's loaders in EFI/debian as Debian's installer leaves them and a user's UEFI tool;
+// the install reuses it and must keep the tool (EFI/debian is the replaced system's own, see
+// ESP_TOOL), and oldLinuxVars makes the NVRAM with that system's boot entry.
 // The ext4 file systems are made and filled by mke2fs at an offset into the image (-E offset,
 // -d), the ESP by mkfs.fat and mtools: no loop device, nothing mounted. verifyLinuxDisk reads
 // the data partition's files back with debugfs and checks it with `e2fsck -fn` (both open the
@@ -14,13 +15,7 @@ import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import {
-  addBootEntry,
-  diskFileDevicePath,
-  LOAD_OPTION_ACTIVE,
-  readVarStore,
-  writeVarStore,
-} from "../../src/qemu/ovmf-vars.js";
+import { diskFileDevicePath, LOAD_OPTION_ACTIVE } from "../../src/qemu/ovmf-vars.js";
 import { run } from "../../src/tools/exec.js";
 import {
   ESP_TYPE,
@@ -30,6 +25,7 @@ import {
   type RecordedFile,
   type RecordedPartition,
   readGpt,
+  varsWithFirstEntry,
   writeEsp,
 } from "./windows-disk.js";
 
@@ -219,19 +215,13 @@ export async function oldLinuxVars(
   out: string,
 ): Promise<string> {
   if (!record.esp) throw new Error("oldLinuxVars: the disk was made without an ESP");
-  const store = await readVarStore(template);
-  addBootEntry(
-    store,
-    {
-      attributes: LOAD_OPTION_ACTIVE,
-      description: OLD_SYSTEM_BOOT_ENTRY,
-      devicePath: diskFileDevicePath(record.esp, OLD_SYSTEM_LOADER),
-      optionalData: Buffer.alloc(0),
-    },
-    "first",
-  );
-  await writeVarStore(out, store);
-  return out;
+  const entry = {
+    attributes: LOAD_OPTION_ACTIVE,
+    description: OLD_SYSTEM_BOOT_ENTRY,
+    devicePath: diskFileDevicePath(record.esp, OLD_SYSTEM_LOADER),
+    optionalData: Buffer.alloc(0),
+  };
+  return varsWithFirstEntry(template, entry, out);
 }
 
 /** One file of an ext4 file system in an image, as text (debugfs; "" and an error if absent). */

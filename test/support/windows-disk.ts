@@ -498,8 +498,17 @@ export async function makeLaptopVars(
   template: string,
   out: string,
 ): Promise<string> {
+  return varsWithFirstEntry(template, windowsBootOption(record), out);
+}
+
+/** A copy of the VARS `template` with `entry` first in BootOrder, written to `out`. */
+export async function varsWithFirstEntry(
+  template: string,
+  entry: LoadOption,
+  out: string,
+): Promise<string> {
   const store = await readVarStore(template);
-  addBootEntry(store, windowsBootOption(record), "first");
+  addBootEntry(store, entry, "first");
   await writeVarStore(out, store);
   return out;
 }
