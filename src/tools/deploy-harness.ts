@@ -8,7 +8,7 @@ import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 const HARNESS = `#!/bin/bash
-# usage: harness TOOLS_ROOT ROOT_DEV BOOT_DEV LAYOUT SCRIPTS OUT rw|ro -- COMMAND...
+# usage: harness TOOLS_ROOT ROOT_DEV BOOT_DEV|- LAYOUT SCRIPTS OUT rw|ro -- COMMAND...
 set -euo pipefail
 tools=$1 rootdev=$2 bootdev=$3 layout=$4 scripts=$5 out=$6 mode=$7
 shift 7
@@ -42,9 +42,12 @@ mnt "$tools/var/tmp" -t tmpfs -o mode=1777 tmpfs
 mnt "$tools/var/log" -t tmpfs -o mode=0755 tmpfs
 mkdir -p "$tools/run/target" "$tools/run/payload" "$tools/run/scripts" "$tools/run/out"
 mnt "$tools/run/target" -o "$mode" "$rootdev"
-[ "$mode" = ro ] || mkdir -p "$tools/run/target/boot"
-mnt "$tools/run/target/boot" -o "$mode" "$bootdev"
-[ "$mode" = ro ] || mkdir -p "$tools/run/target/boot/efi"
+# BOOT_DEV "-": no separate /boot (one partition, as manual partitioning may leave it).
+if [ "$bootdev" != - ]; then
+  [ "$mode" = ro ] || mkdir -p "$tools/run/target/boot"
+  mnt "$tools/run/target/boot" -o "$mode" "$bootdev"
+  [ "$mode" = ro ] || mkdir -p "$tools/run/target/boot/efi"
+fi
 mnt "$tools/run/payload" --bind -o ro "$layout"
 mnt "$tools/run/scripts" --bind -o ro "$scripts"
 mnt "$tools/run/out" --bind "$out"

@@ -29,6 +29,10 @@
 // too, the new system's firmware entry first on that ESP, and the installed system boots from
 // it. ATOMISO_WALK_REPLACE=bios does the same on SeaBIOS (no ESP). Both tick
 // "Encrypt system" as the walks always do.
+// With ATOMISO_WALK_MANUAL=bios (`npm run test:walk-manual`; not in CI) the SeaBIOS walk takes
+// "Manual partitioning" on its blank disk instead of Erase: a new MBR table and one ext4
+// partition for / (no /boot: ostree keeps the kernels in the sysroot), made in Calamares' own
+// dialogs; the summary must say so, and the installed system must boot from that one partition.
 // Screenshots, OCR text, serial log and the extracted Calamares log stay in
 // test-artifacts/walk/<firmware>/ (CI artifacts).
 
@@ -96,6 +100,16 @@ const WALK_REPLACE = process.env.ATOMISO_WALK_REPLACE ?? "";
 if (!["", "uefi", "bios"].includes(WALK_REPLACE))
   throw new Error(`ATOMISO_WALK_REPLACE must be "uefi" or "bios", not "${WALK_REPLACE}"`);
 
+/**
+ * Issue 18: the SeaBIOS walk partitions by hand ("Manual partitioning": an MBR table and one
+ * ext4 root, no /boot) instead of "Erase disk". Unset in CI; `npm run test:walk-manual`.
+ */
+const WALK_MANUAL = process.env.ATOMISO_WALK_MANUAL ?? "";
+if (!["", "bios"].includes(WALK_MANUAL))
+  throw new Error(`ATOMISO_WALK_MANUAL must be "bios", not "${WALK_MANUAL}"`);
+if (WALK_MANUAL === "bios" && WALK_REPLACE === "bios")
+  throw new Error("ATOMISO_WALK_MANUAL and ATOMISO_WALK_REPLACE cannot both walk SeaBIOS");
+
 interface WalkCase {
   firmware: Firmware;
   /** The disk is a Windows laptop's (NTFS filling it); the walk clicks "Install alongside". */
@@ -104,6 +118,8 @@ interface WalkCase {
   replaceLinux: boolean;
   /** Walk the online ISO: the image is pulled from a registry at install time. */
   online: boolean;
+  /** The blank disk is partitioned by hand: an MBR table and one ext4 root (no /boot). */
+  manual: boolean;
   /** Tick "Encrypt system" on the partition page (a LUKS2 root). */
   encrypt: boolean;
 }
@@ -111,9 +127,11 @@ const CASES: WalkCase[] = [
   {
     firmware: "bios",
     online: false,
-    encrypt: true,
+    // Manual partitioning has no "Encrypt system" box (its dialog's Encrypt is per partition).
+    encrypt: WALK_MANUAL !== "bios",
     besideWindows: false,
     replaceLinux: WALK_REPLACE === "bios",
+    manual: WALK_MANUAL === "bios",
   },
   {
     firmware: "uefi",
@@ -122,6 +140,7 @@ const CASES: WalkCase[] = [
     encrypt: true,
     besideWindows: WALK_REPLACE !== "uefi",
     replaceLinux: WALK_REPLACE === "uefi",
+    manual: false,
   },
 ];
 const PRODUCT = "ParticleOS";
@@ -158,7 +177,7 @@ async function privateIso(iso: string, dir: string): Promise<string> {
 }
 
 describe.concurrent("keyboard walk through the Calamares installer", () => {
-  for (const { firmware, online, encrypt, besideWindows, replaceLinux } of CASES) {
+  for (const { firmware, online, encrypt, besideWindows, replaceLinux, manual } of CASES) {
     it(
       `${firmware}${online ? " (online ISO)" : ""}: welcome → location → keyboard → partitions → users → summary → install → login`,
       async () => {
@@ -381,14 +400,17 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               timings["erase-confirm-back-by-key"] = 0;
             }
           }
-          // Choose Erase disk, Install alongside beside Windows, or Replace a partition.
+          // Choose Erase disk, Install alongside beside Windows, Replace a partition or Manual
+          // partitioning.
           await clickChoice(
             chooseFrom,
             ...(laptop
               ? (["Install", /^alongside/] as const)
               : oldPc
                 ? (["Replace", /^a$/] as const)
-                : (["Erase", /^disk/] as const)),
+                : manual
+                  ? (["Manual", /^partitioning/] as const)
+                  : (["Erase", /^disk/] as const)),
           );
           if (oldPc) {
             // Replace: a click on the old system in the "Current:" legend (os-prober's name for
@@ -479,26 +501,101 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               }
             }
           }
+          // Clicks a word OCR finds in a fresh screenshot showing `text`: the lowest word matching
+          // `word` (a button below a list that names the same word) or the first.
+          const clickWord = async (name: string, text: string, word: RegExp, lowest = false) => {
+            const shot = await page({ name, expect: [text], ocr: { upscale: 3 } });
+            const words = (await ocrWords(shot.png, { upscale: 3 })).filter((w) =>
+              word.test(w.text),
+            );
+            const found = lowest ? words.sort((a, b) => b.top - a.top)[0] : words[0];
+            if (!found) throw new Error(`no word ${word.source} found by OCR in ${shot.png}`);
+            await clickAt(
+              g.qmp,
+              found.left + found.width / 2,
+              found.top + found.height / 2,
+              pngSize(await readFile(shot.png)),
+            );
+          };
+          // Manual partitioning, as a user does it on a blank disk: a new partition table (MBR,
+          // Calamares' choice on BIOS), the free space selected, Create, mount point "/" (ext4,
+          // the profile's default, preselected), OK, Next. Returns the page with the new root.
+          const partitionByHand = async (): Promise<PageScreen> => {
+            await pressKeys(g.qmp, "alt-n");
+            await page({
+              name: "4-manual",
+              expect: ["Storage device", "New Partition Table", "Unpartitioned space"],
+              ocr: { upscale: 3 },
+              timeoutMs: 90_000,
+            });
+            await pressKeys(g.qmp, "alt-t");
+            await page({
+              name: "4-manual-table",
+              expect: [/What kind of partition table/, /Master Boot Record/],
+              ocr: { upscale: 3 },
+              timeoutMs: 60_000,
+            });
+            await pressKeys(g.qmp, "ret"); // OK, with MBR selected
+            // The free space's row in the list (the legend above it names it too).
+            await clickWord("4-manual-free", "Free Space", /^Free$/, true);
+            await clickWord("4-manual-create-button", "Create", /^Create$/);
+            // Calamares builds this dialog slowly in a TCG guest (KPMcore asks every file
+            // system tool what it can do): a minute and more.
+            await page({
+              name: "4-manual-create",
+              expect: ["Mount Point:", /File System:/, /Flags/],
+              ocr: { upscale: 3 },
+              timeoutMs: 5 * 60_000,
+              intervalMs: 5000,
+            });
+            await pressKeys(g.qmp, "alt-m");
+            await typeText(g.qmp, "/");
+            // (OCR reads the button's icon into the word at times: "@OK".)
+            await clickWord("4-manual-create-filled", "Mount Point:", /OK$/, true);
+            const root = await page({
+              name: "4-manual-root",
+              expect: [/New Partition\b.*ext4/, "Root"],
+              reject: ["Mount Point:"],
+              ocr: { upscale: 3 },
+              timeoutMs: 90_000,
+            });
+            // Next by a click: after the dialog Alt+N did nothing (seen on 2026-12-05).
+            await clickWord("4-manual-next", "Next", /^Next$/, true);
+            // On BIOS Calamares may inform about GPT with a BIOS boot partition (OK closes it).
+            const after = await page({
+              name: "4-manual-after",
+              expect: [/Option to use GPT on BIOS|What is your name\?/],
+              ocr: { upscale: 3 },
+              timeoutMs: 90_000,
+            });
+            if (/Option to use GPT on BIOS/.test(after.text)) {
+              timings["manual-gpt-note"] = 1;
+              await pressKeys(g.qmp, "ret");
+            }
+            return root;
+          };
           // The "After:" preview with the layout's partitions (boot, root) is shown once a
           // choice is made. OCR does not always read the "After:" label, so the legend counts.
-          const partitions = await page({
-            name: "4-partitions",
-            // Alongside: Calamares states the split instead of an "After:" legend.
-            expect: laptop
-              ? ["Install alongside", /will be shrunk to \d+ ?MiB/]
-              : oldPc
-                ? ["Replace a partition", /\bboot\b/, /\broot\b/]
-                : [
-                    "Erase disk",
-                    // Not "This": the pointer rests there after the click on the choice, and OCR
-                    // then reads "Thi®".
-                    "will delete all data currently present",
-                    /\bboot\b/,
-                    /\broot\b/,
-                  ],
-            ocr: { upscale: 3 },
-            timeoutMs: 90_000,
-          });
+          const partitions = manual
+            ? await partitionByHand()
+            : await page({
+                name: "4-partitions",
+                // Alongside: Calamares states the split instead of an "After:" legend.
+                expect: laptop
+                  ? ["Install alongside", /will be shrunk to \d+ ?MiB/]
+                  : oldPc
+                    ? ["Replace a partition", /\bboot\b/, /\broot\b/]
+                    : [
+                        "Erase disk",
+                        // Not "This": the pointer rests there after the click on the choice, and OCR
+                        // then reads "Thi®".
+                        "will delete all data currently present",
+                        /\bboot\b/,
+                        /\broot\b/,
+                      ],
+                ocr: { upscale: 3 },
+                timeoutMs: 90_000,
+              });
           lap("partitions");
           expect(partitions.text).toMatch(new RegExp(`vda - ${diskGiB}(\\.00)? GiB`));
           if (encrypt) {

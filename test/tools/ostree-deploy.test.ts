@@ -150,6 +150,9 @@ interface Disk {
   image: string;
   loop: string;
   part: (n: number) => string;
+  /** The root file system's partition and the /boot one ("-": none, /boot is in the root). */
+  root: string;
+  boot: string;
 }
 
 describe("ostree deploy backend on a loop-device disk", () => {
@@ -184,20 +187,38 @@ describe("ostree deploy backend on a loop-device disk", () => {
       "--change-name=4:root",
       image,
     ]);
-    const loop = (await run(["losetup", "--find", "--show", image])).stdout.trim();
-    loops.push(loop);
-    const part = (n: number) => `${loop}p${n}`;
-    // losetup -P may not create partition nodes on these hosts; partx does. Nodes a previous
-    // user of this loop device left behind would make --add fail: drop them first.
-    await run(["partx", "--delete", loop], { okExitCodes: [0, 1] });
-    await run(["partx", "--add", loop]);
-    for (let i = 0; i < 50 && !existsSync(part(4)); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const { loop, part } = await attach(image, 4);
     await run(["mkfs.fat", "-F", "32", "-n", "EFI", part(2)]);
     await run(["mkfs.ext4", "-q", "-L", "boot", part(3)]);
     await run(["mkfs.ext4", "-q", "-L", "root", part(4)]);
-    return { image, loop, part };
+    return { image, loop, part, root: part(4), boot: part(3) };
+  }
+
+  /** Loop device `image` with its partition nodes (partx: losetup -P may not make them). */
+  async function attach(image: string, last: number) {
+    const loop = (await run(["losetup", "--find", "--show", image])).stdout.trim();
+    loops.push(loop);
+    const part = (n: number) => `${loop}p${n}`;
+    // Nodes a previous user of this loop device left behind would make --add fail.
+    await run(["partx", "--delete", loop], { okExitCodes: [0, 1] });
+    await run(["partx", "--add", loop]);
+    for (let i = 0; i < 50 && !existsSync(part(last)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { loop, part };
+  }
+
+  /** MBR with one ext4 partition for everything, freshly made (no /boot directory in it). */
+  async function makeOnePartitionDisk(name: string, size: number): Promise<Disk> {
+    const image = join(work, name);
+    await writeFile(image, "");
+    const fh = await open(image, "r+");
+    await fh.truncate(size);
+    await fh.close();
+    await run(["sfdisk", "--quiet", image], { input: "label: dos\nstart=2048, type=83\n" });
+    const { loop, part } = await attach(image, 1);
+    await run(["mkfs.ext4", "-q", "-L", "root", part(1)]);
+    return { image, loop, part, root: part(1), boot: "-" };
   }
 
   /** Runs COMMAND in the tools root with the target on `on` mounted (src/tools/deploy-harness.ts). */
@@ -211,8 +232,8 @@ describe("ostree deploy backend on a loop-device disk", () => {
         "bash",
         harness,
         fx.toolsRoot,
-        target.part(4),
-        target.part(3),
+        target.root,
+        target.boot,
         o.layout ?? fx.layout,
         scripts,
         out,
@@ -522,6 +543,44 @@ describe("ostree deploy backend on a loop-device disk", () => {
       );
       expect(log).toContain("ostree commit");
       expect(log).toContain("grub-install --target=i386-pc");
+    });
+  });
+
+  // Calamares' manual partitioning can leave one partition for everything on an MBR disk: its
+  // fresh file system has no /boot directory (the walk of 2026-12-05 was refused for that).
+  describe("deploys into one MBR partition, without /boot (manual partitioning)", () => {
+    let one: Disk;
+    let result: RunResult;
+    let rootUuid: string;
+
+    beforeAll(async () => {
+      one = await makeOnePartitionDisk("one-partition.img", 6 * GIB);
+      rootUuid = (await run(["blkid", "-p", "-o", "value", "-s", "UUID", one.root])).stdout.trim();
+      result = await deploy(["--digest", fx.digest], { on: one, log: "/run/out/one.log" });
+      if (result.exitCode !== 0) console.error(result.stderr);
+    });
+
+    it("succeeds", () => {
+      expect(result.stderr).toBe("");
+      expect(result.exitCode).toBe(0);
+    });
+
+    it("keeps the kernels in the root's /boot, where the menu finds them (bootprefix)", async () => {
+      const cfg = (await inTarget(["cat", "/run/target/boot/loader/grub.cfg"], { on: one })).stdout;
+      expect(cfg).toContain(`search --no-floppy --fs-uuid --set=root ${rootUuid}`);
+      expect(cfg).toMatch(
+        new RegExp(
+          `^\\s*linux /boot/ostree/${STATEROOT}-[0-9a-f]{64}/vmlinuz-\\S+ root=UUID=${rootUuid} `,
+          "m",
+        ),
+      );
+    });
+
+    it("installs GRUB for BIOS into the MBR and the gap before the partition", async () => {
+      const mbr = await readBytes(one.image, 0, 512);
+      expect(mbr.subarray(0x180, 0x1b0).toString("latin1")).toContain("GRUB \0Geom\0Hard Disk");
+      expect(mbr.readBigUInt64LE(0x5c)).toBe(1n); // core.img in the sectors after the MBR
+      expect(mbr.readUInt16LE(510)).toBe(0xaa55);
     });
   });
 });
