@@ -719,15 +719,21 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                       ),
                       /Create new 1 ?MiB partition on \/dev\/vda/,
                     ]
-                  : [
-                      /Erase disk \/dev\/vda/,
-                      /Creating new GPT partition table on \/dev\/vda/,
-                      // The 1 MiB BIOS boot partition of the layout (GRUB on BIOS machines with GPT).
-                      /Create new 1 ?MiB partition on \/dev\/vda/,
-                    ]),
+                  : manual
+                    ? [
+                        "Manual partitioning on disk /dev/vda",
+                        /Creating new MSDOS partition table on \/dev\/vda/,
+                        /Create new \d+ ?MiB partition on \/dev\/vda.*with file system ext4/,
+                      ]
+                    : [
+                        /Erase disk \/dev\/vda/,
+                        /Creating new GPT partition table on \/dev\/vda/,
+                        // The 1 MiB BIOS boot partition of the layout (GRUB on BIOS machines with GPT).
+                        /Create new 1 ?MiB partition on \/dev\/vda/,
+                      ]),
               // Erase and Replace apply the layout (a separate /boot); what Alongside makes in
               // the freed space is proven after the install (the dual-boot checks, the login).
-              ...(laptop
+              ...(laptop || manual
                 ? []
                 : [
                     /Create new \d+ ?MiB partition on \/dev\/vda.*entries boot/,
@@ -741,6 +747,8 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             ],
             reject: [
               ...(firmware === "bios" ? [/\/boot\/efi/] : []),
+              // By hand: one partition, no /boot, nothing erased.
+              ...(manual ? [/mount point \/boot\b/, /Erase disk/] : []),
               // Beside Windows nothing of it is deleted or formatted (its ESP is reused as is).
               ...(laptop
                 ? [
@@ -904,6 +912,8 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               'echo "host=$(hostname)"',
               'echo "zone=$(readlink /etc/localtime)"',
               "grep -h -o '^image-reference=.*' /ostree/deploy/particleos/deploy/*.origin",
+              // Manual: the disk's table and how many partitions it has (one: no /boot).
+              'echo "table=$(lsblk -dno PTTYPE /dev/vda) partitions=$(lsblk -rno TYPE /dev/vda | grep -c part)"',
             ],
           });
           lap("installed-login");
@@ -924,6 +934,10 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           expect(out).toMatch(
             new RegExp(`^image-reference=${reference.replace(/[.]/g, "\\.")}$`, "m"),
           );
+          if (manual) {
+            expect(out).toMatch(/^table=dos partitions=1$/m);
+            expect(out).toMatch(/^sysroot-dev=\/dev\/vda1$/m);
+          }
         } finally {
           await guest?.stop();
           await registry?.signed?.close();
