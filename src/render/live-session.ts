@@ -1,8 +1,8 @@
 // The installer session's surroundings: NetworkManager for every NIC (and the live user's
 // right to change its connections, for the tray applet), the openbox additions (a tray without
-// decorations; with [live] accessibility the key that starts the screen reader), the screen's
-// background colour and the high-contrast palette Calamares takes when the kernel command line
-// asks for it.
+// decorations, Calamares maximised below it; with [live] accessibility the key that starts the
+// screen reader), the screen's background colour and the high-contrast palette Calamares
+// takes when the kernel command line asks for it.
 import type { RenderedFile } from "./file-tree.js";
 import { toIni } from "./ini.js";
 import { encodePng, type Rgba, requireHexColour } from "./png.js";
@@ -185,6 +185,11 @@ function openboxFragments(accessibility: boolean): RenderedFile[] {
         "      <skip_taskbar>yes</skip_taskbar>",
         "      <desktop>all</desktop>",
         "    </application>",
+        "    <!-- atomiso: the installer fills the screen below the tray (its strut); only its",
+        "         main window: dialogs keep their size -->",
+        '    <application name="calamares" type="normal">',
+        "      <maximized>yes</maximized>",
+        "    </application>",
         "",
       ].join("\n"),
     },
@@ -192,8 +197,8 @@ function openboxFragments(accessibility: boolean): RenderedFile[] {
 }
 
 /**
- * `background`: the branding's sidebar colour, so the screen around the installer's window
- * (and while Calamares starts again) is the product's, not black.
+ * `background`: the branding's sidebar colour, so the band above the maximised installer and
+ * the screen while Calamares restarts are the product's, not black.
  */
 export function renderLiveSessionFiles(
   user: string,

@@ -160,6 +160,41 @@ describe("the installer session's openbox configuration (real openbox on Xvfb)",
     });
   }
 
+  it("maximises Calamares' window and no other", async () => {
+    const { rc } = await mergedRc(false);
+    await withOpenbox(rc, async (env) => {
+      // X clients named as Calamares' window is (WM_CLASS res_name "calamares") and not.
+      const clients = ["calamares", "nm-tray"].map((name) =>
+        spawnProcess(["xmessage", "-name", name, "-geometry", "300x100+10+10", name], { env }),
+      );
+      try {
+        const maximised = async (name: string) => {
+          for (let i = 0; ; i++) {
+            const found = await run(["xdotool", "search", "--classname", `^${name}$`], {
+              env,
+              okExitCodes: [0, 1],
+            });
+            const id = found.stdout.trim().split("\n")[0];
+            if (id) {
+              await sleep(500); // openbox applies its rules as it maps the window
+              const state = await run(["xprop", "-id", id, "_NET_WM_STATE"], { env });
+              return (
+                /_NET_WM_STATE_MAXIMIZED_VERT/.test(state.stdout) &&
+                /_NET_WM_STATE_MAXIMIZED_HORZ/.test(state.stdout)
+              );
+            }
+            if (i > 100) throw new Error(`no ${name} window appeared`);
+            await sleep(100);
+          }
+        };
+        expect(await maximised("calamares")).toBe(true);
+        expect(await maximised("nm-tray")).toBe(false);
+      } finally {
+        for (const c of clients) await c.stop();
+      }
+    });
+  }, 60_000);
+
   it("paints the screen in the branding's colour (hsetroot, as installer-session runs it)", async () => {
     const dir = join(work, "background");
     await writeTree(dir, renderLiveSessionFiles("live", false, "#16324f"));

@@ -77,12 +77,14 @@ describe("live session files", () => {
     expect(apps).toContain("<focus>no</focus>");
   });
 
-  it("paints the screen in the branding's colour and leaves the installer's window its size", () => {
+  it("maximises the installer's main window and paints the screen in the branding's colour", () => {
     const apps = fileText(
       renderLiveSessionFiles("live", false),
       `${OPENBOX_FRAGMENTS}/applications.xml`,
     );
-    expect(apps).not.toContain("maximized");
+    expect(apps).toContain(
+      '<application name="calamares" type="normal">\n      <maximized>yes</maximized>',
+    );
     const files = renderLiveFiles({ ...EXAMPLE_LIVE, background: "#16324f" });
     expect(fileText(files, SESSION_BACKGROUND)).toBe("#16324f\n");
     expect(fileText(renderLiveSessionFiles("live", false), SESSION_BACKGROUND)).toBe("#000000\n");

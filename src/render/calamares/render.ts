@@ -299,9 +299,8 @@ export function brandingDesc(o: CalamaresOptions): BrandingDesc {
     componentName: o.productId,
     welcomeStyleCalamares: false,
     welcomeExpandingLogo: true,
-    // A window of its own size: full screen moved the keyboard page's list so that the boot
-    // tier's OCR walk no longer read the selected layout, and maximised Calamares 3.3.14 died
-    // in the install phase in 2 of 3 walks (docs/live-system.md, Look).
+    // Resizable, not full screen: the live session's openbox maximises it below the network
+    // tray, which a full-screen window would cover (docs/live-system.md, Look).
     windowExpanding: "normal",
     windowSize: "960px,600px",
     windowPlacement: "center",
