@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -16,6 +16,8 @@ async function problemsOf(text: string): Promise<ConfigError> {
   } catch (err) {
     if (err instanceof ConfigError) return err;
     throw err;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
   throw new Error("expected a ConfigError");
 }
