@@ -548,8 +548,8 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             // The free space's row in the list (the legend above it names it too).
             await clickWord("4-manual-free", "Free Space", /^Free$/, true);
             await clickWord("4-manual-create-button", "Create", /^Create$/);
-            // Calamares builds this dialog slowly in a TCG guest (KPMcore asks every file
-            // system tool what it can do): a minute and more.
+            // Calamares took a minute and more to show this dialog in a TCG guest (not
+            // measured where the time goes).
             await page({
               name: "4-manual-create",
               // (OCR misses the "Flags:" label beside the list, and "Mount Point:" once the field
