@@ -54,7 +54,7 @@ import { createBlankDisk, DEFAULT_MARKER, type Firmware } from "../../src/qemu/i
 import { bootInstalled } from "../../src/qemu/install.js";
 import { pressKeys, typeText } from "../../src/qemu/keys.js";
 import { ovmfFiles } from "../../src/qemu/machine.js";
-import { ocrWords } from "../../src/qemu/ocr.js";
+import { type OcrWord, ocrWords } from "../../src/qemu/ocr.js";
 import { bootConfig, orderedEntries, readVarStore } from "../../src/qemu/ovmf-vars.js";
 import { darkPixels, decodePngGray, pngSize } from "../../src/qemu/png.js";
 import {
@@ -163,6 +163,13 @@ const USERS_PAGE_COMPLAINTS = [
 /** A partition number as OCR reads it in bold text: "1" at times as "l", "2" as "z". */
 function ocrDigit(n: number): string {
   return n === 1 ? "[1l]" : n === 2 ? "[2z]" : String(n);
+}
+
+/** The lowest word OCR reads in `png` matching `word`: a button below text that names it too. */
+async function lowestWord(png: string, word: RegExp): Promise<OcrWord | undefined> {
+  return (await ocrWords(png, { upscale: 3 }))
+    .filter((w) => word.test(w.text))
+    .sort((a, b) => b.top - a.top)[0];
 }
 
 /** Links (or copies) the ISO into a private directory: the original may be rebuilt meanwhile. */
@@ -317,19 +324,23 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             reject: ["What is your name?"],
             ocr: { upscale: 3 },
           });
-          // A click on a choice's label, found by OCR (the tablet's absolute pointer).
+          // A click on the middle of a word OCR read in `png` (shifted by `dx`), through the
+          // tablet's absolute pointer.
+          const clickOnWord = async (word: OcrWord, png: string, dx = 0) =>
+            clickAt(
+              g.qmp,
+              word.left + word.width / 2 + dx,
+              word.top + word.height / 2,
+              pngSize(await readFile(png)),
+            );
+          // A click on a choice's label, found by OCR.
           const clickChoice = async (on: PageScreen, first: string, second: RegExp) => {
             const choice = (await ocrWords(on.png, { upscale: 3 })).find(
               (w, i, words) => w.text === first && second.test(words[i + 1]?.text ?? ""),
             );
             if (!choice)
               throw new Error(`no "${first} ${second.source.slice(1)}" label found in ${on.png}`);
-            await clickAt(
-              g.qmp,
-              choice.left + choice.width / 2,
-              choice.top + choice.height / 2,
-              pngSize(await readFile(on.png)),
-            );
+            await clickOnWord(choice, on.png);
           };
           let chooseFrom = choices;
           if (laptop) {
@@ -395,16 +406,9 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               chooseFrom = await afterBack(20_000);
               timings["erase-confirm-back-by-key"] = 1;
             } catch {
-              const back = (await ocrWords(confirm.png, { upscale: 3 }))
-                .filter((w) => /^Back$/.test(w.text))
-                .sort((a, b) => b.top - a.top)[0];
+              const back = await lowestWord(confirm.png, /^Back$/);
               if (!back) throw new Error(`no Back button found in ${confirm.png}`);
-              await clickAt(
-                g.qmp,
-                back.left + back.width / 2,
-                back.top + back.height / 2,
-                pngSize(await readFile(confirm.png)),
-              );
+              await clickOnWord(back, confirm.png);
               chooseFrom = await afterBack(60_000);
               timings["erase-confirm-back-by-key"] = 0;
             }
@@ -444,12 +448,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                 words.find((w) => w.text === distro) ?? words.find((w) => nodeWord.test(w.text));
               if (!legend)
                 throw new Error(`neither "${distro}" nor ${node} found by OCR in ${pick.png}`);
-              await clickAt(
-                g.qmp,
-                legend.left + legend.width / 2,
-                legend.top + legend.height / 2,
-                pngSize(await readFile(pick.png)),
-              );
+              await clickOnWord(legend, pick.png);
               try {
                 await page({
                   name: "4-partitions-replace-chosen",
@@ -514,17 +513,11 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           // `word` (a button below a list that names the same word) or the first.
           const clickWord = async (name: string, text: string, word: RegExp, lowest = false) => {
             const shot = await page({ name, expect: [text], ocr: { upscale: 3 } });
-            const words = (await ocrWords(shot.png, { upscale: 3 })).filter((w) =>
-              word.test(w.text),
-            );
-            const found = lowest ? words.sort((a, b) => b.top - a.top)[0] : words[0];
+            const found = lowest
+              ? await lowestWord(shot.png, word)
+              : (await ocrWords(shot.png, { upscale: 3 })).find((w) => word.test(w.text));
             if (!found) throw new Error(`no word ${word.source} found by OCR in ${shot.png}`);
-            await clickAt(
-              g.qmp,
-              found.left + found.width / 2,
-              found.top + found.height / 2,
-              pngSize(await readFile(shot.png)),
-            );
+            await clickOnWord(found, shot.png);
           };
           // Manual partitioning, as a user does it on a blank disk: a new partition table (MBR,
           // Calamares' choice on BIOS), the free space selected, Create, mount point "/" (ext4,
@@ -589,16 +582,9 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               timings["manual-next-by-key"] = 1;
             } catch {
               const shot = await page({ name: "4-manual-next", expect: ["Cancel"] });
-              const cancel = (await ocrWords(shot.png, { upscale: 3 }))
-                .filter((w) => w.text === "Cancel")
-                .sort((a, b) => b.top - a.top)[0];
+              const cancel = await lowestWord(shot.png, /^Cancel$/);
               if (!cancel) throw new Error(`no Cancel button found by OCR in ${shot.png}`);
-              await clickAt(
-                g.qmp,
-                cancel.left + cancel.width / 2 - 98,
-                cancel.top + cancel.height / 2,
-                pngSize(await readFile(shot.png)),
-              );
+              await clickOnWord(cancel, shot.png, -98);
               after = await leftPage(90_000);
               timings["manual-next-by-key"] = 0;
             }

@@ -164,13 +164,19 @@ describe("ostree deploy backend on a loop-device disk", () => {
   const loops: string[] = [];
   let uuids: { esp: string; boot: string; root: string };
 
-  /** GPT: 1 MiB bios_grub, the ESP (vfat), /boot (ext4), the rest root (ext4). */
-  async function makeDisk(name: string, size: number, espMiB: number, bootMiB: number) {
+  /** An empty (sparse) disk image of `size` bytes in the work folder. */
+  async function sparseImage(name: string, size: number): Promise<string> {
     const image = join(work, name);
     await writeFile(image, "");
     const fh = await open(image, "r+");
     await fh.truncate(size);
     await fh.close();
+    return image;
+  }
+
+  /** GPT: 1 MiB bios_grub, the ESP (vfat), /boot (ext4), the rest root (ext4). */
+  async function makeDisk(name: string, size: number, espMiB: number, bootMiB: number) {
+    const image = await sparseImage(name, size);
     await run([
       "sgdisk",
       `--new=1:${BIOS_BOOT_START}:+1M`,
@@ -210,11 +216,7 @@ describe("ostree deploy backend on a loop-device disk", () => {
 
   /** MBR with one ext4 partition for everything, freshly made (no /boot directory in it). */
   async function makeOnePartitionDisk(name: string, size: number): Promise<Disk> {
-    const image = join(work, name);
-    await writeFile(image, "");
-    const fh = await open(image, "r+");
-    await fh.truncate(size);
-    await fh.close();
+    const image = await sparseImage(name, size);
     await run(["sfdisk", "--quiet", image], { input: "label: dos\nstart=2048, type=83\n" });
     const { loop, part } = await attach(image, 1);
     await run(["mkfs.ext4", "-q", "-L", "root", part(1)]);
