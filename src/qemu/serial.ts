@@ -42,6 +42,12 @@ export function cleanSerialText(raw: string): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The line a Linux kernel prints when it stops for good. Nothing follows it (the kernels these
+ * guests boot wait forever after a panic), so a wait for anything else fails at once.
+ */
+export const KERNEL_PANIC = /Kernel panic - not syncing\b.*/;
+
 function minutes(ms: number): string {
   return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`;
 }
@@ -132,6 +138,16 @@ export class SerialLog {
         return { match, line, elapsedMs };
       }
       options.onPoll?.(elapsedMs);
+      const panic = KERNEL_PANIC.exec(searched);
+      if (panic) {
+        // The first report of what went wrong (the panic line only says that it was fatal).
+        const oops = /^.*\b(?:Oops|BUG|general protection fault)\b.*$/m.exec(searched);
+        throw this.failure(
+          `the guest's kernel panicked ("${panic[0].trim()}"${oops ? ` after "${oops[0].trim()}"` : ""}) before the serial console showed ${re}`,
+          options.hint ??
+            "the kernel's report is in the lines above (Oops, RIP, call trace); waiting longer does not help. An \"Oops: int3\" in a TCG guest with 2 vCPUs, with nothing else wrong, is QEMU's multi-threaded TCG running code the other vCPU was patching (docs/live-system.md, Boot): boot again",
+        );
+      }
       if (options.signal?.aborted) {
         throw this.failure(
           `${String(options.signal.reason)} before the serial console showed ${re}`,

@@ -61,6 +61,36 @@ describe("SerialLog.waitFor", () => {
     expect(err.hint).toBeTruthy();
   });
 
+  it("fails at once when the guest's kernel panics, naming the first oops", async () => {
+    const path = join(dir, "serial.log");
+    // As the live ISO's kernel printed it in a 2-vCPU TCG guest (2026-12-05).
+    await writeFile(
+      path,
+      [
+        "[   28.374944] (sd-exec-[387]: /usr/lib/systemd/system-generators/systemd-ssh-generator failed with exit status 1.",
+        "[   29.866000] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI",
+        "[   29.866816] RIP: 0010:enqueue_entity+0x11f/0x500",
+        "[   29.872434] Kernel panic - not syncing: Fatal exception in interrupt",
+        "[   33.040636] ---[ end Kernel panic - not syncing: Fatal exception in interrupt ]---",
+        "",
+      ].join("\r\n"),
+    );
+    const log = new SerialLog(path);
+    const started = Date.now();
+    const err = await log.waitFor(/calamares-running/, { timeoutMs: 60_000 }).catch((e) => e);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(err).toBeInstanceOf(AtomisoError);
+    expect(err.code).toBe("boot-failed");
+    expect(err.message).toContain(
+      `the guest's kernel panicked ("Kernel panic - not syncing: Fatal exception in interrupt" after "[   29.866000] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI")`,
+    );
+    expect(err.message).toContain("| [   29.866816] RIP: 0010:enqueue_entity+0x11f/0x500");
+    // What the wait asks for is looked for first: a line that did come is still found.
+    await appendFile(path, "ATOMISO-MARKER calamares-running\r\n");
+    const found = await log.waitFor(/calamares-running/, { timeoutMs: 1000, since: 0 });
+    expect(found.line).toBe("ATOMISO-MARKER calamares-running");
+  });
+
   it("keeps every line once when several waits poll the same log at the same time", async () => {
     // The install test races an "installed" wait against a "failed" wait on one log; two
     // reads from the same offset used to append the same bytes twice and garble the text.
