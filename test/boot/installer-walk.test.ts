@@ -33,6 +33,10 @@
 // "Manual partitioning" on its blank disk instead of Erase: a new MBR table and one ext4
 // partition for / (no /boot: ostree keeps the kernels in the sysroot), made in Calamares' own
 // dialogs; the summary must say so, and the installed system must boot from that one partition.
+// ATOMISO_WALK_MANUAL=uefi (`npm run test:walk-manual-uefi`) takes it on the older Linux's disk
+// of the Replace walk instead, as a user who reinstalls by hand: the old root edited to be
+// formatted for /, the ESP kept and mounted at /boot/efi (no separate /boot there either); the
+// data partition and the ESP's tool must survive and the new system boot from the old root.
 // Screenshots, OCR text, serial log and the extracted Calamares log stay in
 // test-artifacts/walk/<firmware>/ (CI artifacts).
 
@@ -87,6 +91,7 @@ import { stopRegistry } from "../support/registry.js";
 import {
   makeLaptopVars,
   makeWindowsDisk,
+  type RecordedPartition,
   type WindowsDiskRecord,
 } from "../support/windows-disk.js";
 
@@ -101,24 +106,35 @@ if (!["", "uefi", "bios"].includes(WALK_REPLACE))
   throw new Error(`ATOMISO_WALK_REPLACE must be "uefi" or "bios", not "${WALK_REPLACE}"`);
 
 /**
- * Issue 18: the SeaBIOS walk partitions by hand ("Manual partitioning": an MBR table and one
- * ext4 root, no /boot) instead of "Erase disk". Unset in CI; `npm run test:walk-manual`.
+ * Issue 18: which walk partitions by hand ("Manual partitioning") instead of its usual choice.
+ * "bios": the SeaBIOS walk's blank disk gets an MBR table and one ext4 root, no /boot. "uefi":
+ * the OVMF walk's disk is the older Linux's (as with ATOMISO_WALK_REPLACE=uefi) and the walk
+ * edits its partitions: the old root formatted as ext4 for /, the ESP kept as it is and mounted
+ * at /boot/efi, nothing created or deleted. Unset in CI; `npm run test:walk-manual` sets "bios",
+ * `npm run test:walk-manual-uefi` "uefi".
  */
 const WALK_MANUAL = process.env.ATOMISO_WALK_MANUAL ?? "";
-if (!["", "bios"].includes(WALK_MANUAL))
-  throw new Error(`ATOMISO_WALK_MANUAL must be "bios", not "${WALK_MANUAL}"`);
-if (WALK_MANUAL === "bios" && WALK_REPLACE === "bios")
-  throw new Error("ATOMISO_WALK_MANUAL and ATOMISO_WALK_REPLACE cannot both walk SeaBIOS");
+if (!["", "bios", "uefi"].includes(WALK_MANUAL))
+  throw new Error(`ATOMISO_WALK_MANUAL must be "bios" or "uefi", not "${WALK_MANUAL}"`);
+if (WALK_MANUAL !== "" && WALK_MANUAL === WALK_REPLACE)
+  throw new Error(
+    `ATOMISO_WALK_MANUAL and ATOMISO_WALK_REPLACE cannot both walk ${WALK_MANUAL === "bios" ? "SeaBIOS" : "OVMF"}`,
+  );
 
 interface WalkCase {
   firmware: Firmware;
   /** The disk is a Windows laptop's (NTFS filling it); the walk clicks "Install alongside". */
   besideWindows: boolean;
-  /** The disk holds an old Linux and a data partition; the walk clicks "Replace a partition". */
+  /** The disk holds an old Linux and a data partition (on UEFI its ESP first too). */
+  oldLinux: boolean;
+  /** On the old Linux's disk, the walk clicks "Replace a partition" and the old root. */
   replaceLinux: boolean;
   /** Walk the online ISO: the image is pulled from a registry at install time. */
   online: boolean;
-  /** The blank disk is partitioned by hand: an MBR table and one ext4 root (no /boot). */
+  /**
+   * "Manual partitioning": on a blank disk an MBR table and one ext4 root (no /boot); on the
+   * old Linux's disk its root formatted for / and its ESP kept for /boot/efi.
+   */
   manual: boolean;
   /** Tick "Encrypt system" on the partition page (a LUKS2 root). */
   encrypt: boolean;
@@ -130,6 +146,7 @@ const CASES: WalkCase[] = [
     // Manual partitioning has no "Encrypt system" box (its dialog's Encrypt is per partition).
     encrypt: WALK_MANUAL !== "bios",
     besideWindows: false,
+    oldLinux: WALK_REPLACE === "bios",
     replaceLinux: WALK_REPLACE === "bios",
     manual: WALK_MANUAL === "bios",
   },
@@ -137,10 +154,11 @@ const CASES: WalkCase[] = [
     firmware: "uefi",
     online: true,
     // Encryption beside Windows too: Alongside takes the passphrase when the page is left.
-    encrypt: true,
-    besideWindows: WALK_REPLACE !== "uefi",
+    encrypt: WALK_MANUAL !== "uefi",
+    besideWindows: WALK_REPLACE !== "uefi" && WALK_MANUAL !== "uefi",
+    oldLinux: WALK_REPLACE === "uefi" || WALK_MANUAL === "uefi",
     replaceLinux: WALK_REPLACE === "uefi",
-    manual: false,
+    manual: WALK_MANUAL === "uefi",
   },
 ];
 const PRODUCT = "ParticleOS";
@@ -184,7 +202,15 @@ async function privateIso(iso: string, dir: string): Promise<string> {
 }
 
 describe.concurrent("keyboard walk through the Calamares installer", () => {
-  for (const { firmware, online, encrypt, besideWindows, replaceLinux, manual } of CASES) {
+  for (const {
+    firmware,
+    online,
+    encrypt,
+    besideWindows,
+    oldLinux,
+    replaceLinux,
+    manual,
+  } of CASES) {
     it(
       `${firmware}${online ? " (online ISO)" : ""}: welcome → location → keyboard → partitions → users → summary → install → login`,
       async () => {
@@ -223,7 +249,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             const vars = await makeLaptopVars(record, varsTemplate(), join(scratch, "vars.fd"));
             laptop = { record, vars };
             target = record.image;
-          } else if (replaceLinux) {
+          } else if (oldLinux) {
             oldPc = await makeLinuxDisk(join(scratch, "old-pc.raw"), {
               sizeGiB: 20,
               oldGiB: 12,
@@ -419,13 +445,13 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             chooseFrom,
             ...(laptop
               ? (["Install", /^alongside/] as const)
-              : oldPc
+              : replaceLinux
                 ? (["Replace", /^a$/] as const)
                 : manual
                   ? (["Manual", /^partitioning/] as const)
                   : (["Erase", /^disk/] as const)),
           );
-          if (oldPc) {
+          if (oldPc && replaceLinux) {
             // Replace: a click on the old system in the "Current:" legend (os-prober's name for
             // it, or failing OCR of that, its device name) selects it; the "After:" preview then
             // shows the layout in its place. A click Calamares swallows while it is busy is
@@ -519,50 +545,8 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             if (!found) throw new Error(`no word ${word.source} found by OCR in ${shot.png}`);
             await clickOnWord(found, shot.png);
           };
-          // Manual partitioning, as a user does it on a blank disk: a new partition table (MBR,
-          // Calamares' choice on BIOS), the free space selected, Create, mount point "/" (ext4,
-          // the profile's default, preselected), OK, Next. Returns the page with the new root.
-          const partitionByHand = async (): Promise<PageScreen> => {
-            await pressKeys(g.qmp, "alt-n");
-            await page({
-              name: "4-manual",
-              expect: ["Storage device", "New Partition Table", "Unpartitioned space"],
-              ocr: { upscale: 3 },
-              timeoutMs: 90_000,
-            });
-            await pressKeys(g.qmp, "alt-t");
-            await page({
-              name: "4-manual-table",
-              expect: [/What kind of partition table/, /Master Boot Record/],
-              ocr: { upscale: 3 },
-              timeoutMs: 60_000,
-            });
-            await pressKeys(g.qmp, "ret"); // OK, with MBR selected
-            // The free space's row in the list (the legend above it names it too).
-            await clickWord("4-manual-free", "Free Space", /^Free$/, true);
-            await clickWord("4-manual-create-button", "Create", /^Create$/);
-            // Calamares took a minute and more to show this dialog in a TCG guest (not
-            // measured where the time goes).
-            await page({
-              name: "4-manual-create",
-              // (OCR misses the "Flags:" label beside the list, and "Mount Point:" once the field
-              // has the focus.)
-              expect: ["File System:", "FS Label:"],
-              ocr: { upscale: 3 },
-              timeoutMs: 5 * 60_000,
-              intervalMs: 5000,
-            });
-            await pressKeys(g.qmp, "alt-m");
-            await typeText(g.qmp, "/");
-            // (OCR reads the button's icon into the word at times: "@OK".)
-            await clickWord("4-manual-create-filled", "FS Label:", /OK$/, true);
-            const root = await page({
-              name: "4-manual-root",
-              expect: [/New Partition\b.*ext4/, "Root"],
-              reject: ["FS Label:"],
-              ocr: { upscale: 3 },
-              timeoutMs: 90_000,
-            });
+          // Leaves the manual partitioning page by Next (and OKs Calamares' GPT note on BIOS).
+          const leaveManualPage = async () => {
             // On BIOS Calamares may inform about GPT with a BIOS boot partition (OK closes it).
             const leftPage = (timeoutMs: number) =>
               page({
@@ -592,12 +576,95 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               timings["manual-gpt-note"] = 1;
               await pressKeys(g.qmp, "ret");
             }
+          };
+          // Calamares took a minute and more to show its partition dialogs in a TCG guest (not
+          // measured where the time goes).
+          const partitionDialog = (name: string, expect: string[]) =>
+            page({ name, expect, ocr: { upscale: 3 }, timeoutMs: 5 * 60_000, intervalMs: 5000 });
+          const manualPage = (expect: string[]) =>
+            page({
+              name: "4-manual",
+              expect: ["Storage device", "New Partition Table", ...expect],
+              ocr: { upscale: 3 },
+              timeoutMs: 90_000,
+            });
+          // Manual partitioning, as a user does it on a blank disk: a new partition table (MBR,
+          // Calamares' choice on BIOS), the free space selected, Create, mount point "/" (ext4,
+          // the profile's default, preselected), OK, Next. Returns the page with the new root.
+          const partitionByHand = async (): Promise<PageScreen> => {
+            await pressKeys(g.qmp, "alt-n");
+            await manualPage(["Unpartitioned space"]);
+            await pressKeys(g.qmp, "alt-t");
+            await page({
+              name: "4-manual-table",
+              expect: [/What kind of partition table/, /Master Boot Record/],
+              ocr: { upscale: 3 },
+              timeoutMs: 60_000,
+            });
+            await pressKeys(g.qmp, "ret"); // OK, with MBR selected
+            // The free space's row in the list (the legend above it names it too).
+            await clickWord("4-manual-free", "Free Space", /^Free$/, true);
+            await clickWord("4-manual-create-button", "Create", /^Create$/);
+            // (OCR misses the "Flags:" label beside the list, and "Mount Point:" once the field
+            // has the focus.)
+            await partitionDialog("4-manual-create", ["File System:", "FS Label:"]);
+            await pressKeys(g.qmp, "alt-m");
+            await typeText(g.qmp, "/");
+            // (OCR reads the button's icon into the word at times: "@OK".)
+            await clickWord("4-manual-create-filled", "FS Label:", /OK$/, true);
+            const root = await page({
+              name: "4-manual-root",
+              expect: [/New Partition\b.*ext4/, "Root"],
+              reject: ["FS Label:"],
+              ocr: { upscale: 3 },
+              timeoutMs: 90_000,
+            });
+            await leaveManualPage();
             return root;
+          };
+          // Manual partitioning on a disk that has partitions, as a user reinstalls by hand: the
+          // old system's root row selected, Edit, Format (ext4, its file system), mount point
+          // "/", OK; the ESP's row, Edit, Keep (the default), mount point /boot/efi, OK; Next.
+          // Nothing is created or deleted. Returns the page with both partitions assigned.
+          const editByHand = async (disk: LinuxDiskRecord): Promise<PageScreen> => {
+            if (!disk.esp) throw new Error("the manual edit walk needs the old PC's ESP (UEFI)");
+            await pressKeys(g.qmp, "alt-n");
+            await manualPage([]);
+            const edit = async (
+              name: string,
+              part: RecordedPartition,
+              format: boolean,
+              mountPoint: string,
+            ) => {
+              // The row in the list, below the bar's legend (which can name the device too).
+              const row = new RegExp(`^/dev/vda${ocrDigit(part.number)}$`);
+              await clickWord(`4-manual-${name}-row`, "Storage device", row, true);
+              await clickWord(`4-manual-${name}-edit-button`, "Storage device", /^Edit$/, true);
+              await partitionDialog(`4-manual-${name}-edit`, ["Content:", "Keep", "Format"]);
+              if (format) await clickWord(`4-manual-${name}-format`, "Content:", /^Format$/);
+              // The mount point field (its mnemonic), emptied, then typed.
+              await pressKeys(g.qmp, "alt-m ctrl-a");
+              await typeText(g.qmp, mountPoint);
+              await clickWord(`4-manual-${name}-filled`, "Content:", /OK$/, true);
+              return page({
+                name: `4-manual-${name}-done`,
+                expect: ["Storage device", mountPoint],
+                reject: ["Content:"],
+                ocr: { upscale: 3 },
+                timeoutMs: 90_000,
+              });
+            };
+            await edit("root", disk.old, true, "/");
+            const done = await edit("esp", disk.esp, false, "/boot/efi");
+            await leaveManualPage();
+            return done;
           };
           // The "After:" preview with the layout's partitions (boot, root) is shown once a
           // choice is made. OCR does not always read the "After:" label, so the legend counts.
           const partitions = manual
-            ? await partitionByHand()
+            ? oldPc
+              ? await editByHand(oldPc)
+              : await partitionByHand()
             : await page({
                 name: "4-partitions",
                 // Alongside: Calamares states the split instead of an "After:" legend.
@@ -732,7 +799,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                     // Windows' NTFS (vda3) shrinks; the new partitions go after it.
                     /Resize .*partition .*\/dev\/vda3/,
                   ]
-                : oldPc
+                : oldPc && replaceLinux
                   ? [
                       // Only the old Linux (vda1; vda2 after a UEFI PC's ESP) goes; the layout
                       // is created in its space.
@@ -741,20 +808,35 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                       ),
                       /Create new 1 ?MiB partition on \/dev\/vda/,
                     ]
-                  : manual
+                  : manual && oldPc
                     ? [
-                        // "Manual partitioning on disk /dev/vda (vda)", which OCR can split.
                         /\bManual\b/,
                         "on disk /dev/vda",
-                        /Creating new MSDOS partition table on \/dev\/vda/,
-                        /Create new \d+ ?MiB partition on \/dev\/vda.*with file system ext4/,
+                        // The old root formatted and installed to, the ESP only mounted.
+                        new RegExp(
+                          `Format \\d+ ?MiB partition /dev/vda${ocrDigit(oldPc.old.number)} with file system ext4`,
+                        ),
+                        new RegExp(
+                          `Install ${PRODUCT} on ext4 system partition /dev/vda${ocrDigit(oldPc.old.number)}`,
+                        ),
+                        new RegExp(
+                          `partition /dev/vda${ocrDigit(oldPc.esp?.number ?? 1)} with mount point /boot/efi`,
+                        ),
                       ]
-                    : [
-                        /Erase disk \/dev\/vda/,
-                        /Creating new GPT partition table on \/dev\/vda/,
-                        // The 1 MiB BIOS boot partition of the layout (GRUB on BIOS machines with GPT).
-                        /Create new 1 ?MiB partition on \/dev\/vda/,
-                      ]),
+                    : manual
+                      ? [
+                          // "Manual partitioning on disk /dev/vda (vda)", which OCR can split.
+                          /\bManual\b/,
+                          "on disk /dev/vda",
+                          /Creating new MSDOS partition table on \/dev\/vda/,
+                          /Create new \d+ ?MiB partition on \/dev\/vda.*with file system ext4/,
+                        ]
+                      : [
+                          /Erase disk \/dev\/vda/,
+                          /Creating new GPT partition table on \/dev\/vda/,
+                          // The 1 MiB BIOS boot partition of the layout (GRUB on BIOS machines with GPT).
+                          /Create new 1 ?MiB partition on \/dev\/vda/,
+                        ]),
               // Erase and Replace apply the layout (a separate /boot); what Alongside makes in
               // the freed space is proven after the install (the dual-boot checks, the login).
               ...(laptop || manual
@@ -766,13 +848,15 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                   ]),
               encrypt
                 ? new RegExp(`Install ${PRODUCT} on new \\S+ system partition`)
-                : new RegExp(`Install ${PRODUCT} on new ext4 system partition`),
+                : new RegExp(
+                    `Install ${PRODUCT} on ${oldPc && manual ? "" : "new "}ext4 system partition`,
+                  ),
               ...(firmware === "bios" ? [] : [/mount point \/boot\/efi/]),
             ],
             reject: [
               ...(firmware === "bios" ? [/\/boot\/efi/] : []),
-              // By hand: one partition, no /boot, nothing erased.
-              ...(manual ? [/mount point \/boot\b/, /Erase disk/] : []),
+              // By hand: no /boot (a blank disk: one partition), nothing erased.
+              ...(manual ? [/mount point \/boot(?!\/)\b/, /Erase disk/] : []),
               // Beside Windows nothing of it is deleted or formatted (its ESP is reused as is).
               ...(laptop
                 ? [
@@ -788,7 +872,11 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                     /Erase disk/,
                     /Creating new \w+ partition table/,
                     ...[oldPc.data, ...(oldPc.esp ? [oldPc.esp] : [])].map(
-                      (p) => new RegExp(`(Delet|Format|Resiz)\\w* partition \\S*vda${p.number}\\b`),
+                      // (Format's summary line puts the size first: "Format 256MiB partition …".)
+                      (p) =>
+                        new RegExp(
+                          `(Delet|Format|Resiz)\\w*(?: \\d+ ?MiB)? partition \\S*vda${p.number}\\b`,
+                        ),
                     ),
                   ]
                 : []),
@@ -958,7 +1046,11 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           expect(out).toMatch(
             new RegExp(`^image-reference=${reference.replace(/[.]/g, "\\.")}$`, "m"),
           );
-          if (manual) {
+          if (manual && oldPc) {
+            // Nothing created or deleted: the ESP, the old root (now ours) and the data.
+            expect(out).toMatch(/^table=gpt partitions=3$/m);
+            expect(out).toMatch(new RegExp(`^sysroot-dev=/dev/vda${oldPc.old.number}$`, "m"));
+          } else if (manual) {
             expect(out).toMatch(/^table=dos partitions=1$/m);
             expect(out).toMatch(/^sysroot-dev=\/dev\/vda1$/m);
           }
