@@ -637,7 +637,8 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               mountPoint: string,
             ) => {
               // The row in the list, below the bar's legend (which can name the device too).
-              const row = new RegExp(`^/dev/vda${ocrDigit(part.number)}$`);
+              // (OCR reads "/dev/vda2" as "idevivda2" and the like: the device name ends it.)
+              const row = new RegExp(`vda${ocrDigit(part.number)}$`);
               await clickWord(`4-manual-${name}-row`, "Storage device", row, true);
               await clickWord(`4-manual-${name}-edit-button`, "Storage device", /^Edit$/, true);
               await partitionDialog(`4-manual-${name}-edit`, ["Content:", "Keep", "Format"]);
