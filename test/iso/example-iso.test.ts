@@ -97,6 +97,10 @@ describe("the example ISO", async () => {
     expect(listing).toMatch(
       /graphical\.target\.wants\/atomiso-live-marker\.service -> \/usr\/lib\/systemd\/system\/atomiso-live-marker\.service$/m,
     );
+    // No "Failed to query local AF_VSOCK CID" on the console: systemd's ssh generator masked.
+    expect(listing).toMatch(
+      /etc\/systemd\/system-generators\/systemd-ssh-generator -> \/dev\/null$/m,
+    );
     const settings = load(await cat("etc/calamares/settings.conf")) as { branding: string };
     expect(settings.branding).toBe("particleos");
   });
