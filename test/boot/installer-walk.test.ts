@@ -673,22 +673,34 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               await clickWord(`4-manual-${name}-edit-button`, "Storage device", /^Edit$/, true);
               await partitionDialog(`4-manual-${name}-edit`, ["Content:", "Keep", "Format"]);
               if (format) await clickWord(`4-manual-${name}-format`, "Content:", /^Format$/);
-              // The mount point field (its mnemonic), emptied, typed, and Return. Calamares checks
-              // the mount point when the box's current item changes, not at each key: typing
-              // "/boot/efi" leaves the check of "/" (in use by then: "Mountpoint already in use",
-              // OK disabled) until Return makes the typed text current. Return then also presses
-              // the dialog's OK; should the dialog still be open, OK is clicked.
+              // The mount point field (its mnemonic), emptied, typed, and Return, which also
+              // presses the dialog's OK when the mount point is accepted.
               await pressKeys(g.qmp, "alt-m ctrl-a");
               await typeText(g.qmp, mountPoint);
               await pressKeys(g.qmp, "ret");
               await new Promise((r) => setTimeout(r, 3000));
-              const filled = await page({
-                name: `4-manual-${name}-filled`,
-                expect: ["Storage device"],
-                ocr: { upscale: 3 },
-              });
+              const shot = (suffix: string) =>
+                page({
+                  name: `4-manual-${name}-${suffix}`,
+                  expect: ["Storage device"],
+                  ocr: { upscale: 3 },
+                });
+              let filled = await shot("filled");
+              if (/already in use/.test(filled.text)) {
+                // Typed "/boot/efi" stayed refused as "already in use" with only "/" taken (seen
+                // 2026-12-05 twice, Return or not): Calamares checks the box's current text
+                // when it changes, and the typed text, a list item, did not count as a change
+                // after "/". Up and Down, to the item before and back, make it check again.
+                await pressKeys(g.qmp, "up");
+                await new Promise((r) => setTimeout(r, 1000));
+                await pressKeys(g.qmp, "down");
+                await new Promise((r) => setTimeout(r, 2000));
+                filled = await shot("rechecked");
+                timings[`manual-${name}-rechecked`] = 1;
+              }
               if (filled.text.includes("Content:")) {
                 expect(filled.text, "the dialog's own complaint").not.toMatch(/already in use/);
+                expect(filled.text).toContain(mountPoint);
                 const ok = await lowestWord(filled.png, /OK$/);
                 if (!ok) throw new Error(`no OK button found by OCR in ${filled.png}`);
                 await clickOnWord(ok, filled.png);
