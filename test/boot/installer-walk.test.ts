@@ -700,7 +700,6 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               }
               if (filled.text.includes("Content:")) {
                 expect(filled.text, "the dialog's own complaint").not.toMatch(/already in use/);
-                expect(filled.text).toContain(mountPoint);
                 const ok = await lowestWord(filled.png, /OK$/);
                 if (!ok) throw new Error(`no OK button found by OCR in ${filled.png}`);
                 await clickOnWord(ok, filled.png);
