@@ -183,11 +183,14 @@ function ocrDigit(n: number): string {
   return n === 1 ? "[1l]" : n === 2 ? "[2z]" : String(n);
 }
 
-/** The lowest word OCR reads in `png` matching `word`: a button below text that names it too. */
+/** The lowest of `words` matching `word`: a button below text that names it too. */
+function lowestOf(words: OcrWord[], word: RegExp): OcrWord | undefined {
+  return words.filter((w) => word.test(w.text)).sort((a, b) => b.top - a.top)[0];
+}
+
+/** The lowest word OCR reads in `png` matching `word`. */
 async function lowestWord(png: string, word: RegExp): Promise<OcrWord | undefined> {
-  return (await ocrWords(png, { upscale: 3 }))
-    .filter((w) => word.test(w.text))
-    .sort((a, b) => b.top - a.top)[0];
+  return lowestOf(await ocrWords(png, { upscale: 3 }), word);
 }
 
 /** Links (or copies) the ISO into a private directory: the original may be rebuilt meanwhile. */
@@ -718,9 +721,7 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                 timings[`manual-${name}-second-return`] = 1;
                 if (filled.text.includes("Content:")) {
                   const words = await ocrWords(filled.png, { upscale: 3 });
-                  const ok = words
-                    .filter((w) => /OK$/.test(w.text))
-                    .sort((a, b) => b.top - a.top)[0];
+                  const ok = lowestOf(words, /OK$/);
                   const cancel = words
                     .filter((w) => /^Cancel$/.test(w.text))
                     .sort((a, b) => a.top - b.top)[0];
