@@ -444,16 +444,14 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
           }
           // Choose Erase disk, Install alongside beside Windows, Replace a partition or Manual
           // partitioning.
-          await clickChoice(
-            chooseFrom,
-            ...(laptop
-              ? (["Install", /^alongside/] as const)
-              : replaceLinux
-                ? (["Replace", /^a$/] as const)
-                : manual
-                  ? (["Manual", /^partitioning/] as const)
-                  : (["Erase", /^disk/] as const)),
-          );
+          const [choiceFirst, choiceSecond]: [string, RegExp] = laptop
+            ? ["Install", /^alongside/]
+            : replaceLinux
+              ? ["Replace", /^a$/]
+              : manual
+                ? ["Manual", /^partitioning/]
+                : ["Erase", /^disk/];
+          await clickChoice(chooseFrom, choiceFirst, choiceSecond);
           if (oldPc && replaceLinux) {
             // Replace: a click on the old system in the "Current:" legend (os-prober's name for
             // it, or failing OCR of that, its device name) selects it; the "After:" preview then

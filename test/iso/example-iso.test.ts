@@ -163,7 +163,7 @@ describe("the example ISO", async () => {
     expect(result.all).toContain("build interrupted by SIGINT");
     expect(await mountsUnder(cacheDir)).toEqual([]);
     const temps = await readdir(join(cacheDir, "tmp")).catch(() => []);
-    expect(temps.filter((t) => t.includes(`-${result.pid}-`))).toEqual([]);
+    expect(temps.filter((t) => t.includes(`-${child.pid}-`))).toEqual([]);
     const leftovers = await execa("pgrep", ["-f", "mmdebstrap"], { reject: false });
     expect(leftovers.stdout).toBe("");
     const again = await atomiso(["build"]);

@@ -427,6 +427,7 @@ describe("atomiso push with image.signing", () => {
         buildArgs: {},
         reference: pushedRef,
         tlsVerify: false,
+        compression: "gzip",
         maxSizeBytes: 1 << 30,
         lockFile: join(profile, "atomiso.lock"),
         signing: { fingerprint: trusted, publicKey: publicKeyFile },

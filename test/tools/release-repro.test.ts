@@ -75,6 +75,7 @@ describe("reproducible stage outputs with SOURCE_DATE_EPOCH", async () => {
       productName: "ParticleOS",
       productVersion: "1.0",
       epoch: EPOCH,
+      installerMemoryMiB: 1536,
     });
     return {
       iso: join(iso.outDir, "image.iso"),
