@@ -648,8 +648,8 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             return root;
           };
           // Manual partitioning on a disk that has partitions, as a user reinstalls by hand: the
-          // old system's root row selected, Edit, Format (ext4, its file system), mount point
-          // "/", OK; the ESP's row, Edit, Keep (the default), mount point /boot/efi, OK; Next.
+          // ESP's row, Edit, Keep (the default), mount point /boot/efi, OK; the old system's
+          // root row selected, Edit, Format (ext4, its file system), mount point "/", OK; Next.
           // Nothing is created or deleted. Returns the page with both partitions assigned.
           const editByHand = async (disk: LinuxDiskRecord): Promise<PageScreen> => {
             if (!disk.esp) throw new Error("the manual edit walk needs the old PC's ESP (UEFI)");
@@ -757,8 +757,14 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                 timeoutMs: 90_000,
               });
             };
-            await edit("root", disk.old, true, "/");
-            const done = await edit("esp", disk.esp, false, "/boot/efi");
+            // The ESP first: with "/" already taken, typed "/boot/efi" was refused as "already
+            // in use" (Calamares checks the box when its current item changes, and typing "/"
+            // made that item "/", the rest of the text then no change of item), Up and Down
+            // not always curing it. Nothing is taken yet when the ESP's is typed, and "/" is
+            // not "/boot/efi".
+            await edit("esp", disk.esp, false, "/boot/efi");
+            const done = await edit("root", disk.old, true, "/");
+            expect(done.text, "the ESP's mount point after the root's edit").toMatch(/boot\/efi/);
             const espMiB = (disk.esp.sizeLba * disk.sectorSize) / 2 ** 20;
             const { efi_mib } = (await loadConfig(EXAMPLE_PROFILE)).config.installer.partition;
             await leaveManualPage(espMiB < efi_mib ? /does not meet recommendations/ : undefined);
