@@ -145,6 +145,9 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
       content: toIni({
         General: { DisplayServer: "x11" },
         Autologin: { User: o.user, Session: `${SESSION}.desktop`, Relogin: true },
+        // The session script sets up what it needs itself: Debian's Xsession (SDDM's default
+        // wrapper) runs a dozen scripts first, seconds in a slow virtual machine.
+        X11: { SessionCommand: "/usr/libexec/atomiso/installer-session" },
       }),
     },
     {

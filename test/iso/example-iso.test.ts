@@ -88,6 +88,8 @@ describe("the example ISO", async () => {
     );
     expect(await cat("etc/sddm.conf.d/10-atomiso-autologin.conf")).toContain("User=live");
     expect(await cat("etc/sudoers.d/10-atomiso-live")).toBe("live ALL=(ALL:ALL) NOPASSWD: ALL\n");
+    // The live user's systemd starts at boot (linger), not after X when the session opens.
+    expect(await cat("var/lib/systemd/linger/live")).toBe("");
     // The login does not wait for NetworkManager (live-configure's copy of the unit).
     const userSessions = await cat("etc/systemd/system/systemd-user-sessions.service");
     expect(userSessions).toMatch(/^After=.*nss-user-lookup\.target/m);

@@ -15,6 +15,8 @@ describe("live files", () => {
     const sddm = String(get("etc/sddm.conf.d/10-atomiso-autologin.conf").content);
     expect(sddm).toContain("[Autologin]\nUser=live\nSession=atomiso-installer.desktop");
     expect(sddm).toContain("DisplayServer=x11");
+    // Straight into the session script, not through Debian's Xsession scripts.
+    expect(sddm).toContain("[X11]\nSessionCommand=/usr/libexec/atomiso/installer-session");
     expect(String(get("usr/share/xsessions/atomiso-installer.desktop").content)).toContain(
       "Exec=/usr/libexec/atomiso/installer-session",
     );
