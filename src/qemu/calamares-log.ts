@@ -86,6 +86,10 @@ export const HARMLESS_CALAMARES_WARNINGS: readonly { pattern: RegExp; why: strin
     why: "on UEFI, Calamares looks for an existing EFI system partition to install alongside or replace into; a blank (or new) disk has none, so only Erase disk is offered, and Erase disk creates one (the summary lists it)",
   },
   {
+    pattern: /WARNING: Filesystem for EFI is smaller than recommended \(\s*\d+ bytes\)/,
+    why: "a user's existing EFI system partition, picked by hand, is below the profile's installer.partition.efi_mib (Calamares' recommended size; an old PC's 256 MiB, Windows' 100 MiB): Calamares also tells the user in a dialog when the manual page is left, and the install reuses the partition as it is (docs/installer.md)",
+  },
+  {
     pattern: /WARNING: Could not read fstab from mounted fs/,
     why: "the partition page mounts every existing partition to look for an fstab (a Linux root); Windows' NTFS and its ESP have none",
   },

@@ -25,6 +25,9 @@ describe("Calamares log on the serial console", () => {
     "calamares:     WARNING: GeneralRequirements entry 'internetCheckUrl' is undefined in welcome.conf ",
     "calamares: 05:12:46 [2]: void PartitionViewStep::x()",
     "calamares:     WARNING: Invalid osprober count, labels and buttons not updated. ",
+    // The manual UEFI walk's old ESP (256 MiB) below the example's efi_mib (512).
+    "calamares: 16:22:32 [2]: bool PartUtils::isEfiFilesystemRecommendedSize(const Partition*)",
+    "calamares:     WARNING: Filesystem for EFI is smaller than recommended ( 268435456 bytes) ",
   ].join("\n");
 
   it("reports configuration warnings and sets known Calamares-internal ones aside", () => {
@@ -32,5 +35,6 @@ describe("Calamares log on the serial console", () => {
     expect(report.problems).toHaveLength(1);
     expect(report.problems[0]).toContain("internetCheckUrl");
     expect(report.ignored.map((i) => i.text).join()).toContain("osprober");
+    expect(report.ignored.map((i) => i.text).join()).toContain("smaller than recommended");
   });
 });
