@@ -200,6 +200,7 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
         .map(([k, v]) => `${k}=${osReleaseValue(v)}`)
         .join("\n")}\n`,
     },
+    script("ckbcomp-cached", "usr/local/bin/ckbcomp"),
     script("disk-list", "usr/libexec/atomiso/disk-list"),
     script("installer-session", "usr/libexec/atomiso/installer-session"),
     script("live-marker", "usr/libexec/atomiso/live-marker"),

@@ -90,6 +90,8 @@ describe("the example ISO", async () => {
     expect(await cat("etc/sudoers.d/10-atomiso-live")).toBe("live ALL=(ALL:ALL) NOPASSWD: ALL\n");
     // The live user's systemd starts at boot (linger), not after X when the session opens.
     expect(await cat("var/lib/systemd/linger/live")).toBe("");
+    // The keyboard preview's ckbcomp output for the live layout, kept at build time.
+    expect(await cat("usr/share/atomiso/ckbcomp/pc106-us")).toMatch(/^keycode \d+ = /m);
     // The login does not wait for NetworkManager (live-configure's copy of the unit).
     const userSessions = await cat("etc/systemd/system/systemd-user-sessions.service");
     expect(userSessions).toMatch(/^After=.*nss-user-lookup\.target/m);

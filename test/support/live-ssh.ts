@@ -69,6 +69,12 @@ const LOGIN_COMMANDS = [
   'echo "host=$(hostname)"',
   "boot=$(( $(date +%s) - $(cut -d. -f1 /proc/uptime) - 2 ))",
   'if [ "$(stat -c %Y /etc/ssh/ssh_host_ed25519_key)" -ge "$boot" ]; then echo hostkey=this-boot; else echo hostkey=older; fi',
+  // Not SSH, but this boot is where the live root can be asked: the keyboard preview's
+  // ckbcomp, as Calamares runs it at start, comes from the build's cache and says what the real
+  // one says (installer-scripts/live/ckbcomp-cached).
+  'echo "ckbcomp=$(command -v ckbcomp)"',
+  'echo "ckbcomp-cache=$(ls /usr/share/atomiso/ckbcomp)"',
+  'if [ "$(ckbcomp -model pc106 -layout us -compact | sha256sum)" = "$(/usr/bin/ckbcomp -model pc106 -layout us -compact | sha256sum)" ]; then echo ckbcomp-same=yes; else echo ckbcomp-same=no; fi',
 ].join("; ");
 
 /**
@@ -231,6 +237,9 @@ export function expectLiveSsh(f: LiveSshFindings, user: string, hostname: string
   expect(f.login.stdout).toMatch(new RegExp(`^user=${user}$`, "m"));
   expect(f.login.stdout).toMatch(new RegExp(`^host=${hostname}$`, "m"));
   expect(f.login.stdout).toMatch(/^hostkey=this-boot$/m);
+  expect(f.login.stdout).toMatch(/^ckbcomp=\/usr\/local\/bin\/ckbcomp$/m);
+  expect(f.login.stdout).toMatch(/^ckbcomp-cache=pc106-us$/m);
+  expect(f.login.stdout).toMatch(/^ckbcomp-same=yes$/m);
 
   // Only publickey is offered: a client with nothing but a password cannot even try one.
   const p = f.password.stderr;

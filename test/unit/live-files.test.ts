@@ -21,6 +21,8 @@ describe("live files", () => {
       "Exec=/usr/libexec/atomiso/installer-session",
     );
     expect(get("usr/libexec/atomiso/installer-session").mode).toBe(0o755);
+    // Ahead of /usr/bin/ckbcomp in PATH: the keyboard preview's output kept at build time.
+    expect(get("usr/local/bin/ckbcomp").mode).toBe(0o755);
   });
 
   it("gives the live user a sudo rule with sudoers permissions", () => {
