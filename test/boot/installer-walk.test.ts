@@ -698,11 +698,20 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               await clickWord(`4-manual-${name}-edit-button`, "Storage device", /^Edit$/, true);
               await partitionDialog(`4-manual-${name}-edit`, ["Content:", "Keep", "Format"]);
               if (format) await clickWord(`4-manual-${name}-format`, "Content:", /^Format$/);
-              // The mount point field (its mnemonic), emptied, typed, and Return, which also
-              // presses the dialog's OK when the mount point is accepted.
+              // The mount point field (its mnemonic), emptied, typed; then OK, clicked. (Return,
+              // which presses OK too, closed the ESP's dialog once without its typed mount
+              // point when nothing else had one yet.)
               await pressKeys(g.qmp, "alt-m ctrl-a");
               await typeText(g.qmp, mountPoint);
-              await pressKeys(g.qmp, "ret");
+              await new Promise((r) => setTimeout(r, 2000));
+              const typed = await page({
+                name: `4-manual-${name}-typed`,
+                expect: ["Content:", ...(mountPoint.length > 1 ? [mountPoint.slice(1)] : [])],
+                ocr: { upscale: 3 },
+              });
+              const okButton = lowestOf(await ocrWords(typed.png, { upscale: 3 }), /OK$/);
+              if (okButton) await clickOnWord(okButton, typed.png);
+              else await pressKeys(g.qmp, "ret");
               await new Promise((r) => setTimeout(r, 3000));
               const shot = (suffix: string) =>
                 page({
