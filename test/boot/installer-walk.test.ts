@@ -754,17 +754,29 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
                   timings[`manual-${name}-ok-by-click`] = 1;
                 }
               }
-              return page({
+              const done = await page({
                 name: `4-manual-${name}-done`,
-                // The list's Mount Point column (OCR reads the leading "/" as "j" at times).
-                expect: [
-                  "Storage device",
-                  mountPoint.length > 1 ? mountPoint.slice(1) : mountPoint,
-                ],
+                expect: ["Storage device"],
                 reject: ["Content:"],
                 ocr: { upscale: 3 },
                 timeoutMs: 90_000,
               });
+              // What Calamares took from the dialog, from its log ("/dev/vda1" format? false
+              // label= "SYSTEM" mount= "/boot/efi"): the list's Mount Point column showed the
+              // ESP's only when it was edited second (the view is not always repainted).
+              const applied = new RegExp(
+                `"/dev/vda${part.number}" format\\? ${format} label= "[^"]*" mount= "${mountPoint}"`,
+              );
+              for (let waited = 0; ; waited += 2000) {
+                await g.serial.poll();
+                if (applied.test(calamaresLogLines(g.serial.text()).join("\n"))) break;
+                if (waited >= 60_000)
+                  throw new Error(
+                    `Calamares' log has no ${applied.source} after the ${name} dialog (${done.png})`,
+                  );
+                await new Promise((r) => setTimeout(r, 2000));
+              }
+              return done;
             };
             // The ESP first: with "/" already taken, typed "/boot/efi" was refused as "already
             // in use" (Calamares checks the box when its current item changes, and typing "/"
@@ -773,7 +785,6 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
             // not "/boot/efi".
             await edit("esp", disk.esp, false, "/boot/efi");
             const done = await edit("root", disk.old, true, "/");
-            expect(done.text, "the ESP's mount point after the root's edit").toMatch(/boot\/efi/);
             const espMiB = (disk.esp.sizeLba * disk.sectorSize) / 2 ** 20;
             const { efi_mib } = (await loadConfig(EXAMPLE_PROFILE)).config.installer.partition;
             await leaveManualPage(espMiB < efi_mib ? /does not meet recommendations/ : undefined);
