@@ -767,15 +767,12 @@ describe.concurrent("keyboard walk through the Calamares installer", () => {
               const applied = new RegExp(
                 `"/dev/vda${part.number}" format\\? ${format} label= "[^"]*" mount= "${mountPoint}"`,
               );
-              for (let waited = 0; ; waited += 2000) {
-                await g.serial.poll();
-                if (applied.test(calamaresLogLines(g.serial.text()).join("\n"))) break;
-                if (waited >= 60_000)
-                  throw new Error(
-                    `Calamares' log has no ${applied.source} after the ${name} dialog (${done.png})`,
-                  );
-                await new Promise((r) => setTimeout(r, 2000));
-              }
+              await g.serial.waitFor(applied, {
+                timeoutMs: 60_000,
+                pollMs: 2000,
+                signal: g.signal,
+                hint: `Calamares did not log taking the ${name} dialog's settings (${done.png})`,
+              });
               return done;
             };
             // The ESP first: with "/" already taken, typed "/boot/efi" was refused as "already
