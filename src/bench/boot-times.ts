@@ -20,6 +20,7 @@ import { silentReporter } from "../log/reporter.js";
 import { planIso } from "../plan/plan.js";
 import { bootIso } from "../qemu/boot.js";
 import {
+  BOOT_REPORT_END,
   type BootAnalysis,
   bootAnalysis,
   describeBootAnalysis,
@@ -89,6 +90,8 @@ async function bootOnce(
       rejectText: [WAITING_FOR_MODULES, REQUIREMENTS_NOT_MET],
       screenshotIntervalMs: 3000,
       disks: [{ path: target }],
+      // The live system's report (systemd's account, the CPU) comes after the welcome page.
+      afterScreen: { pattern: BOOT_REPORT_END, timeoutMs: 120_000 },
     });
   // A guest whose kernel panicked measured nothing: booted once more, and said so (a 2-vCPU
   // TCG guest's kernel has died of QEMU's cross-vCPU code patching race, see KERNEL_PANIC).

@@ -132,7 +132,7 @@ const live = z
     ssh_keys: sshPublicKeys()
       .default([])
       .describe(
-        'For debugging: OpenSSH public keys (each a .pub file\'s line, "ssh-ed25519 AAAA… comment"). When set, the live system runs an SSH server that lets exactly these keys log in as the live user (no passwords, no root login; host keys made at each boot). Off by default: without keys openssh-server is not in the live root.',
+        'For debugging: OpenSSH public keys (each a .pub file\'s line, "ssh-ed25519 AAAA… comment"). When set, the live system runs an SSH server that lets exactly these keys log in as the live user (no passwords, no root login; an ed25519 host key made at each boot). Off by default: without keys openssh-server is not in the live root.',
       ),
     accessibility: z
       .boolean()

@@ -1,11 +1,14 @@
 // Where a live boot's time went, as the live system reports it on the serial console
 // (installer-scripts/live/live-marker: "ATOMISO-BOOT " before each line of `systemd-analyze
-// time`, `blame` and `critical-chain graphical.target`). The boot tier and the bench print it
+// time`, `blame` and `critical-chain graphical.target`, then where the CPU went, then "report
+// end"; once Calamares has checked its requirements). The boot tier and the bench print it
 // beside their own clock (QEMU start → Calamares → welcome page), which covers firmware and
 // the Calamares start that systemd does not see.
 
 /** The prefix live-marker puts before each line of systemd-analyze's output. */
 export const BOOT_ANALYSIS_PREFIX = "ATOMISO-BOOT ";
+/** live-marker's last line of the report (it comes after the welcome page). */
+export const BOOT_REPORT_END = /ATOMISO-BOOT report end\b/;
 
 export interface BootAnalysis {
   /** "Startup finished in …" split into its phases, in seconds (kernel, initrd, userspace…). */
@@ -20,6 +23,12 @@ export interface BootAnalysis {
    * kernel started, in that order: the part of the boot after graphical.target.
    */
   started: { name: string; seconds: number }[];
+  /**
+   * CPU seconds since the kernel started, summed over the CPUs, as the report was written (just
+   * after the welcome page): busy and idle, and the control groups (services, scopes, mounts)
+   * that used the most, most first. Absent from reports of ISOs built before it was added.
+   */
+  cpu?: { busySeconds: number; idleSeconds: number; units: { unit: string; seconds: number }[] };
 }
 
 /** systemd's time spans: "1min 2.345s", "812ms", "3.1s", "2h 1min 3s", "950us". */
@@ -80,9 +89,26 @@ export function bootAnalysis(serialLog: string): BootAnalysis | undefined {
     const m = /^started (\S+) (\d+(?:\.\d+)?)$/.exec(line);
     if (m) started.push({ name: m[1] as string, seconds: Number(m[2]) });
   }
+  const cpuTotal = lines
+    .map((l) => /^cpu all busy (\d+(?:\.\d+)?) idle (\d+(?:\.\d+)?)$/.exec(l))
+    .find((m) => m !== null);
+  const cpuUnits = lines.flatMap((l) => {
+    const m = /^cpu unit (\S+) (\d+(?:\.\d+)?)$/.exec(l);
+    return m ? [{ unit: m[1] as string, seconds: Number(m[2]) }] : [];
+  });
+  cpuUnits.sort((a, b) => b.seconds - a.seconds);
   return {
     phases,
     started,
+    ...(cpuTotal
+      ? {
+          cpu: {
+            busySeconds: Number(cpuTotal[1]),
+            idleSeconds: Number(cpuTotal[2]),
+            units: cpuUnits,
+          },
+        }
+      : {}),
     totalSeconds: parseTimespan(total ?? "") ?? Object.values(phases).reduce((a, b) => a + b, 0),
     slowest,
     criticalChain,
@@ -132,6 +158,13 @@ export function describeBootAnalysis(a: BootAnalysis, topUnits = 6): string {
   if (a.started.length > 0)
     lines.push(
       `started (s after the kernel): ${a.started.map((p) => `${p.name} ${p.seconds.toFixed(1)}`).join(", ")}`,
+    );
+  if (a.cpu)
+    lines.push(
+      `CPU (s, all CPUs): busy ${a.cpu.busySeconds.toFixed(1)}, idle ${a.cpu.idleSeconds.toFixed(1)}; ${a.cpu.units
+        .slice(0, topUnits)
+        .map((u) => `${u.unit} ${u.seconds.toFixed(1)}`)
+        .join(", ")}`,
     );
   return lines.join("\n");
 }

@@ -61,6 +61,11 @@ export interface BootOptions {
   screenTimeoutMs?: number;
   /** Time between screen checks (default 10 s). */
   screenshotIntervalMs?: number;
+  /**
+   * Once the screen passed, wait up to timeoutMs for this serial line too (e.g. the live
+   * system's boot report, written after the welcome page); not seeing it is no failure.
+   */
+  afterScreen?: { pattern: RegExp; timeoutMs: number };
   /** Screenshots while waiting for the marker, for post-mortems (default 60 s; 0 = none). */
   bootScreenshotIntervalMs?: number;
   ocr?: Omit<OcrOptions, "textFile">;
@@ -364,6 +369,14 @@ export async function bootIso(options: BootOptions): Promise<BootResult> {
         }
       });
       const screenMs = Date.now() - screenStart;
+      if (options.afterScreen) {
+        const { pattern, timeoutMs } = options.afterScreen;
+        await serial
+          .waitFor(pattern, { timeoutMs, signal })
+          .catch((err: unknown) =>
+            reporter.detail(`no ${pattern} after the screen: ${String(err)}`),
+          );
+      }
 
       const result: BootResult = {
         runDir,

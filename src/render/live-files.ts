@@ -177,6 +177,12 @@ export function renderLiveFiles(o: LiveFilesOptions): RenderedFile[] {
         "",
       ].join("\n"),
     },
+    // The journal stays in /run: /var is the same tmpfs overlay in a live system, so a persistent
+    // journal kept nothing longer and cost a flush (systemd-journal-flush) at every boot.
+    {
+      path: "etc/systemd/journald.conf.d/10-atomiso-live.conf",
+      content: toIni({ Journal: { Storage: "volatile" } }),
+    },
     {
       path: "etc/sudoers.d/10-atomiso-live",
       content: `${o.user} ALL=(ALL:ALL) NOPASSWD: ALL\n`,

@@ -83,10 +83,11 @@ function networkFiles(user: string): RenderedFile[] {
   return [
     // keyfile only: no ifupdown plugin (the live root has no /etc/network/interfaces), so
     // every NIC is NetworkManager's, and each wired one gets its automatic DHCP connection.
+    // DNS: NetworkManager writes the servers DHCP gave into /etc/resolv.conf (a plain file).
     {
       path: "etc/NetworkManager/conf.d/10-atomiso-live.conf",
       content: toIni({
-        main: { plugins: "keyfile", dns: "systemd-resolved" },
+        main: { plugins: "keyfile", dns: "default", "rc-manager": "file" },
         keyfile: { "unmanaged-devices": "none" },
       }),
     },

@@ -79,12 +79,13 @@ export const BASE_PACKAGES = [
   "xkb-data",
   "kbd",
   // NetworkManager manages every NIC (wired by DHCP on its own; Wi-Fi through the tray applet,
-  // with wpasupplicant and the regulatory database), DNS through resolved: online installs
-  // pull the image from its registry. Wi-Fi firmware is the profile's choice (docs/live-system.md).
+  // with wpasupplicant and the regulatory database) and writes /etc/resolv.conf itself: online
+  // installs pull the image from its registry. No systemd-resolved: a service at every boot
+  // (on sysinit.target's chain, seconds of CPU in a TCG guest) for what the file does here.
+  // Wi-Fi firmware is the profile's choice (docs/live-system.md).
   "network-manager",
   "wpasupplicant",
   "wireless-regdb",
-  "systemd-resolved",
   // The tray applet (Qt, talks to NetworkManager) and a tray for it (openbox has no panel).
   // nm-tray needs some x-terminal-emulator: xterm is the smallest (else apt takes qterminal).
   "nm-tray",

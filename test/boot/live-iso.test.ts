@@ -17,6 +17,7 @@ import {
 } from "../../src/cli/commands/test-boot.js";
 import { loadConfig } from "../../src/config/load.js";
 import {
+  BOOT_REPORT_END,
   bootAnalysis,
   describeBootAnalysis,
   type MediumCopy,
@@ -247,6 +248,8 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
         expectText: screens[profile].expect,
         rejectText: screens[profile].reject,
         disks: [{ path: target }],
+        // live-marker's report of the boot (printed below) follows the welcome page.
+        afterScreen: { pattern: BOOT_REPORT_END, timeoutMs: 45_000 },
       });
       expect(result.firmwareMode).toBe(firmware === "bios" ? "bios" : "uefi");
       expect(result.markerLine).toContain(`secureboot=${firmware === "uefi-secureboot" ? 1 : 0}`);

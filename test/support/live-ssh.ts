@@ -75,6 +75,12 @@ const LOGIN_COMMANDS = [
   'echo "ckbcomp=$(command -v ckbcomp)"',
   'echo "ckbcomp-cache=$(ls /usr/share/atomiso/ckbcomp)"',
   'if [ "$(ckbcomp -model pc106 -layout us -compact | sha256sum)" = "$(/usr/bin/ckbcomp -model pc106 -layout us -compact | sha256sum)" ]; then echo ckbcomp-same=yes; else echo ckbcomp-same=no; fi',
+  // DNS for an online install by name: NetworkManager writes the DHCP server's resolver into
+  // /etc/resolv.conf, a plain file (no systemd-resolved in the live root). Given a few seconds,
+  // as the login can come as the lease is being applied.
+  "for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q '^nameserver ' /etc/resolv.conf 2>/dev/null && break; sleep 1; done",
+  "if [ -f /etc/resolv.conf ] && [ ! -L /etc/resolv.conf ]; then echo resolv=file; else echo resolv=not-a-file; fi",
+  'echo "nameserver=$(sed -n "s/^nameserver //p" /etc/resolv.conf | head -n 1)"',
 ].join("; ");
 
 /**
@@ -240,6 +246,9 @@ export function expectLiveSsh(f: LiveSshFindings, user: string, hostname: string
   expect(f.login.stdout).toMatch(/^ckbcomp=\/usr\/local\/bin\/ckbcomp$/m);
   expect(f.login.stdout).toMatch(/^ckbcomp-cache=pc106-us$/m);
   expect(f.login.stdout).toMatch(/^ckbcomp-same=yes$/m);
+  // QEMU's user network hands out 10.0.2.3 as its DNS server.
+  expect(f.login.stdout).toMatch(/^resolv=file$/m);
+  expect(f.login.stdout).toMatch(/^nameserver=10\.0\.2\.3$/m);
 
   // Only publickey is offered: a client with nothing but a password cannot even try one.
   const p = f.password.stderr;

@@ -63,7 +63,7 @@ describe("live SSH server (real sshd on 127.0.0.1)", async () => {
     },
   );
   const dropIn = join(work, "10-atomiso-live.conf");
-  await writeFile(dropIn, renderSshdConfig(USER, authorized));
+  await writeFile(dropIn, renderSshdConfig(USER, authorized, join(work, "host_key")));
   const port = await freePort();
   // Shaped like Debian's sshd_config: the drop-ins first, then the defaults it sets itself.
   const main = join(work, "sshd_config");
@@ -71,7 +71,6 @@ describe("live SSH server (real sshd on 127.0.0.1)", async () => {
     main,
     [
       `Include ${dropIn}`,
-      `HostKey ${join(work, "host_key")}`,
       "ListenAddress 127.0.0.1",
       `Port ${port}`,
       "PidFile none",

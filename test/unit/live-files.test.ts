@@ -31,6 +31,12 @@ describe("live files", () => {
     expect(rule.mode).toBe(0o440);
   });
 
+  it("keeps the journal in /run (no flush to the overlay's /var at boot)", () => {
+    expect(get("etc/systemd/journald.conf.d/10-atomiso-live.conf").content).toBe(
+      "[Journal]\nStorage=volatile\n",
+    );
+  });
+
   it("installs atomiso_live into dist-packages, where python3 and Calamares find it", () => {
     const dir = "usr/lib/python3/dist-packages/atomiso_live/";
     const pkg = files.filter((f) => f.path.startsWith(dir)).map((f) => f.path.slice(dir.length));

@@ -17,7 +17,7 @@ describe("live session files", () => {
   it("gives every NIC to NetworkManager, none to systemd-networkd", () => {
     const files = renderLiveFiles(EXAMPLE_LIVE);
     const conf = fileText(files, "etc/NetworkManager/conf.d/10-atomiso-live.conf");
-    expect(conf).toContain("[main]\nplugins=keyfile\ndns=systemd-resolved\n");
+    expect(conf).toContain("[main]\nplugins=keyfile\ndns=default\nrc-manager=file\n");
     expect(conf).toContain("[keyfile]\nunmanaged-devices=none\n");
     expect(files.filter((f) => f.path.startsWith("etc/systemd/network/"))).toEqual([]);
     expect(BASE_PACKAGES).toEqual(

@@ -68,9 +68,13 @@ describe("[live] ssh_keys", () => {
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
         `AuthorizedKeysFile ${AUTHORIZED_KEYS_PATH}`,
+        "HostKey /etc/ssh/ssh_host_ed25519_key",
       ]),
     );
     expect(() => renderSshdConfig("live\nPermitRootLogin yes")).toThrow(/not a plain user name/);
+    expect(() => renderSshdConfig("live", AUTHORIZED_KEYS_PATH, "/k\nPermitRootLogin yes")).toThrow(
+      /host key path .* is not plain/,
+    );
   });
 
   it("adds the server to the live root only when keys are set", () => {
@@ -94,7 +98,10 @@ describe("[live] ssh_keys", () => {
       f.path.endsWith("atomiso-ssh-host-keys.service"),
     );
     // Host keys at boot, before sshd; "$$" is a literal $ for systemd's own expansion.
-    expect(String(unit?.content)).toContain("ExecStart=/usr/bin/ssh-keygen -A\n");
+    expect(String(unit?.content)).toContain(
+      'ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key\n',
+    );
+    expect(String(unit?.content)).toContain("ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key\n");
     expect(String(unit?.content)).toContain('ssh-keygen -l -f "$$k"');
     expect(String(unit?.content)).toContain("Before=ssh.service\n");
     const needs = { backend: "ostree", payload: "embedded" } as const;

@@ -25,6 +25,12 @@ const SERIAL = [
   "ATOMISO-BOOT started sddm 40.1\r",
   "ATOMISO-BOOT started Xorg 42.75",
   "ATOMISO-BOOT started calamares 61.0",
+  // Lines a guest printed (2026-12-06, SeaBIOS, 2 vCPUs), out of their order on purpose.
+  "ATOMISO-BOOT cpu all busy 134.3 idle 80.3\r",
+  "ATOMISO-BOOT cpu unit init.scope 15.8",
+  "ATOMISO-BOOT cpu unit session-2.scope 21.1",
+  "ATOMISO-BOOT cpu unit sys-kernel-config.mount 13.5",
+  "ATOMISO-BOOT report end",
 ].join("\n");
 
 describe("boot analysis from the serial console", () => {
@@ -61,8 +67,15 @@ describe("boot analysis from the serial console", () => {
         "systemd: kernel 3.5 s + initrd 24.1 s + userspace 62.3 s = 89.9 s",
         "slowest units: systemd-udev-settle.service 63.5 s, NetworkManager.service 21.0 s",
         "started (s after the kernel): sddm 40.1, Xorg 42.8, calamares 61.0",
+        "CPU (s, all CPUs): busy 134.3, idle 80.3; session-2.scope 21.1, init.scope 15.8",
       ].join("\n"),
     );
+    // Mount units' CPU lines are not blame lines (those end with the unit's name).
+    expect(a?.cpu?.units.map((u) => u.unit)).toEqual([
+      "session-2.scope",
+      "init.scope",
+      "sys-kernel-config.mount",
+    ]);
   });
 
   it("firmware and loader phases (UEFI) are phases too", () => {
@@ -78,6 +91,7 @@ describe("boot analysis from the serial console", () => {
     ]);
     expect(a?.totalSeconds).toBeCloseTo(70.1);
     expect(a?.started).toEqual([]);
+    expect(a?.cpu).toBeUndefined();
   });
 
   it("nothing reported: undefined (an older ISO, or a boot that never finished)", () => {
