@@ -148,3 +148,33 @@ export async function stopRegistry(r: DevRegistry): Promise<boolean> {
   await run(daemonArgv(r, ["--stop", "--retry", "TERM/10/KILL/5", "--remove-pidfile", "--oknodo"]));
   return running;
 }
+
+/** The port of a reference on atomiso's own development registry (127.0.0.1:PORT or
+ *  localhost:PORT), else undefined: a remote registry is not ours to start. */
+export function devRegistryPort(reference: string): number | undefined {
+  const m = /^(?:127\.0\.0\.1|localhost):(\d{1,5})\//.exec(reference);
+  return m?.[1] ? Number(m[1]) : undefined;
+}
+
+/**
+ * Runs `fn` with the development registry answering for `reference` when the reference is on
+ * it: started for the call and stopped after when nothing answered, left alone when one
+ * already did (a developer's own `atomiso registry start`). What `.ci/example-iso` does for
+ * the quick start, for code that builds an ISO itself (the bench).
+ */
+export async function withDevRegistryFor<T>(
+  reference: string,
+  cacheDir: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const port = devRegistryPort(reference);
+  if (port === undefined) return fn();
+  const r = devRegistry(cacheDir, port);
+  if (await registryAnswers(r.addr)) return fn();
+  const outcome = await startRegistry(r);
+  try {
+    return await fn();
+  } finally {
+    if (outcome === "started") await stopRegistry(r);
+  }
+}

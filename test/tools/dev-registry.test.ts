@@ -10,11 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AtomisoError } from "../../src/errors.js";
 import {
   devRegistry,
+  devRegistryPort,
   registryAnswers,
   registryStatus,
   serveRegistry,
   startRegistry,
   stopRegistry,
+  withDevRegistryFor,
 } from "../../src/registry/dev-registry.js";
 import { stopAllChildren } from "../../src/tools/exec.js";
 import { isAlive } from "../../src/tools/process-alive.js";
@@ -79,6 +81,37 @@ describe("the local development registry", () => {
     expect(String(await serving)).toMatch(/killed by SIGTERM/);
     expect(await registryAnswers(r.addr)).toBe(false);
     expect(lines.join("\n")).toContain("GET /v2/");
+  });
+
+  it("answers for a reference on it during a call, and only then (the bench's ISO build)", async () => {
+    const probe = await listen();
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const r = devRegistry(join(cache, "with"), port);
+    const reference = `127.0.0.1:${port}/particleos/system:0.1.0`;
+    expect(devRegistryPort(reference)).toBe(port);
+    expect(devRegistryPort(`localhost:${port}/x:1`)).toBe(port);
+    expect(devRegistryPort("registry.example.org/x:1")).toBeUndefined();
+    expect(devRegistryPort("localhost/x:1")).toBeUndefined();
+
+    const during = await withDevRegistryFor(reference, join(cache, "with"), () =>
+      registryAnswers(r.addr),
+    );
+    expect(during).toBe(true);
+    expect(await registryAnswers(r.addr)).toBe(false);
+    expect(existsSync(r.pidFile)).toBe(false);
+
+    // One that already answers is used and left running.
+    expect(await startRegistry(r)).toBe("started");
+    await withDevRegistryFor(reference, join(cache, "with"), async () => undefined);
+    expect(await registryAnswers(r.addr)).toBe(true);
+    expect(await stopRegistry(r)).toBe(true);
+    // A failing call still stops what it started.
+    const err = await withDevRegistryFor(reference, join(cache, "with"), async () => {
+      throw new Error("build failed");
+    }).catch((e: unknown) => e);
+    expect(String(err)).toContain("build failed");
+    expect(await registryAnswers(r.addr)).toBe(false);
   });
 
   it("fails clearly when something else holds the port", async () => {
