@@ -12,6 +12,7 @@ import { execa } from "execa";
 import { describe, expect, inject, it } from "vitest";
 import {
   ALL_REQUIREMENTS_MET,
+  REQUIREMENTS_CHECKED,
   REQUIREMENTS_NOT_MET,
   WAITING_FOR_MODULES,
 } from "../../src/cli/commands/test-boot.js";
@@ -248,14 +249,21 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
         expectText: screens[profile].expect,
         rejectText: screens[profile].reject,
         disks: [{ path: target }],
+        // Screenshots from Calamares' requirements checked: the page is complete from then on.
+        screenReady: { pattern: REQUIREMENTS_CHECKED, timeoutMs: 5 * 60_000 },
         // live-marker's report of the boot (printed below) follows the welcome page.
         afterScreen: { pattern: BOOT_REPORT_END, timeoutMs: 45_000 },
       });
       expect(result.firmwareMode).toBe(firmware === "bios" ? "bios" : "uefi");
       expect(result.markerLine).toContain(`secureboot=${firmware === "uefi-secureboot" ? 1 : 0}`);
       expect(result.ocrText).toContain(profile === "nimbus" ? "Nimbus" : "ParticleOS");
+      // Calamares' log reaches the serial console (live-marker), requirements line included.
+      expect(
+        result.durations.screenReadyMs,
+        "Calamares' requirements checked on ttyS0",
+      ).toBeDefined();
       console.log(
-        `${profile} ${firmware}/${media}: Calamares after ${(result.durations.markerMs / 1000).toFixed(0)}s, welcome page ready after ${((result.durations.markerMs + result.durations.screenMs) / 1000).toFixed(0)}s (${result.finalScreenshot})`,
+        `${profile} ${firmware}/${media}: Calamares after ${(result.durations.markerMs / 1000).toFixed(0)}s, requirements checked after ${((result.durations.screenReadyMs ?? 0) / 1000).toFixed(0)}s, welcome page ready after ${((result.durations.markerMs + result.durations.screenMs) / 1000).toFixed(0)}s (${result.finalScreenshot})`,
       );
       // The initrd had live-boot copy the medium to memory where the guest has the memory GRUB
       // names (installer-scripts/initramfs/toram-in-vm), whatever the firmware and medium: the

@@ -129,7 +129,11 @@ async function expectArtifacts(result: BootResult): Promise<void> {
 
 describe("bootIso on a tiny grub-mkrescue ISO", () => {
   it("boots with SeaBIOS from cdrom", async () => {
-    const { result, log } = await boot("bios-cdrom", "bios", "cdrom");
+    // The screen checks start once the serial console shows the page's own line.
+    const { result, log } = await boot("bios-cdrom", "bios", "cdrom", {
+      screenReady: { pattern: /ATOMISO OCR PROBE/, timeoutMs: 30_000 },
+    });
+    expect(result.durations.screenReadyMs).toBeGreaterThanOrEqual(result.durations.markerMs);
     expect(result.markerLine).toContain("ATOMISO-MARKER tiny-booted firmware=pc");
     expect(result.firmwareSeen).toBe("pc");
     expect(result.firmwareMode).toBe("bios");
@@ -160,10 +164,14 @@ describe("bootIso on a tiny grub-mkrescue ISO", () => {
   it("boots with SeaBIOS from USB, ahead of an empty target disk", async () => {
     const target = join(workDir, "target.qcow2");
     await run(["qemu-img", "create", "-f", "qcow2", target, "1G"]);
-    const { result } = await boot("bios-usb-disk", "bios", "usb", {
+    const { result, log } = await boot("bios-usb-disk", "bios", "usb", {
       disks: [{ path: target }],
       smp: 1,
+      // A line that never comes delays the screen checks by its timeout and fails nothing.
+      screenReady: { pattern: /NEVER PRINTED/, timeoutMs: 2_000 },
     });
+    expect(result.durations.screenReadyMs).toBeUndefined();
+    expect(log.join("")).toMatch(/wait for \/NEVER PRINTED\/ on the serial console/);
     expect(result.firmwareSeen).toBe("pc");
     expect(result.argv.join(" ")).toContain("virtio-blk-pci,drive=disk0,bootindex=1");
     await expectArtifacts(result);

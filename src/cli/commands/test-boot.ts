@@ -19,6 +19,10 @@ import { type GlobalOptions, reporterFor } from "../options.js";
 export const WAITING_FOR_MODULES = /Waiting for \d+ modules?/i;
 /** Shown under the welcome title once all modules loaded and every requirement passed. */
 export const ALL_REQUIREMENTS_MET = "This program will ask you some questions";
+/** Calamares' log line once every module has loaded and checked its requirements, met or not;
+ *  live-marker copies the log to the serial console ("calamares: …"). The welcome page is
+ *  complete from then on, so the screen checks start there (BootOptions.screenReady). */
+export const REQUIREMENTS_CHECKED = /calamares: .*All requirements have been checked/;
 /** Shown when a requirement (disk, RAM, root) fails. */
 export const REQUIREMENTS_NOT_MET = /does not satisfy the minimum requirements/i;
 
@@ -84,13 +88,18 @@ export function registerTestBoot(program: Command, globals: () => GlobalOptions)
             artifactsDir: opts.artifacts,
             expectText: expect,
             rejectText: [WAITING_FOR_MODULES, ...(disks.length > 0 ? [REQUIREMENTS_NOT_MET] : [])],
+            screenReady: { pattern: REQUIREMENTS_CHECKED, timeoutMs: 5 * 60_000 },
             disks,
             reporter,
           }),
         );
         const d = result.durations;
+        const ready =
+          d.screenReadyMs !== undefined
+            ? `, requirements checked after ${(d.screenReadyMs / 1000).toFixed(0)}s`
+            : "";
         console.log(
-          `booted ${opts.firmware}/${opts.media}: marker after ${(d.markerMs / 1000).toFixed(0)}s, screen ok after ${((d.markerMs + d.screenMs) / 1000).toFixed(0)}s`,
+          `booted ${opts.firmware}/${opts.media}: marker after ${(d.markerMs / 1000).toFixed(0)}s${ready}, screen ok after ${((d.markerMs + d.screenMs) / 1000).toFixed(0)}s`,
         );
         console.log(`screenshot: ${result.finalScreenshot}`);
         console.log(`artifacts:  ${result.runDir}`);
