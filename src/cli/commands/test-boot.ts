@@ -88,7 +88,9 @@ export function registerTestBoot(program: Command, globals: () => GlobalOptions)
             artifactsDir: opts.artifacts,
             expectText: expect,
             rejectText: [WAITING_FOR_MODULES, ...(disks.length > 0 ? [REQUIREMENTS_NOT_MET] : [])],
+            // The OCR starts once the page can be complete, then looks every 3 s.
             screenReady: { pattern: REQUIREMENTS_CHECKED, timeoutMs: 5 * 60_000 },
+            screenshotIntervalMs: 3_000,
             disks,
             reporter,
           }),
