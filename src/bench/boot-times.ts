@@ -4,10 +4,11 @@
 // the serial marker (Calamares running), then Calamares' requirements checked (its log on the
 // serial console: the welcome page's own marker), then until OCR sees the welcome page with
 // every requirement met (screenshots start at the requirements, so the OCR does not take host
-// CPU from the guest before the page can be there). The baselines: issue 15's measurement of the same boot before the live
-// system was trimmed (guests cannot be timed side by side with an old ISO in one run without
-// keeping that ISO's whole stage cache), and, from the same run, SeaBIOS in a guest just below
-// the memory a copy of the medium needs, so the medium stays on the CD.
+// CPU from the guest before the page can be there). The baselines: issue 15's measurement of
+// the same boot before the live system was trimmed (guests cannot be timed side by side with an
+// old ISO in one run without keeping that ISO's whole stage cache), and, from the same run,
+// SeaBIOS in a guest just below the memory a copy of the medium needs, so the medium stays on
+// the CD.
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { runPlan } from "../build/runner.js";
