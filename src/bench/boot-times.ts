@@ -60,6 +60,7 @@ export async function guestFigures(
   configFile: string,
   cacheDir: string,
   scratch: string,
+  rounds = 1,
 ): Promise<BootTime[]> {
   const loaded = await loadConfig(configFile);
   const iso = join(scratch, "example.iso");
@@ -73,7 +74,7 @@ export async function guestFigures(
   console.log(
     `\nexample ISO with its image: ${mib.toFixed(0)} MiB (was ${EXAMPLE_ISO_BEFORE_MIB} MiB, ${(mib / EXAMPLE_ISO_BEFORE_MIB).toFixed(2)}×)`,
   );
-  return bootTimes(iso, loaded.config.product.name, scratch);
+  return bootTimes(iso, loaded.config.product.name, scratch, rounds);
 }
 
 /** One guest to the welcome page. */
@@ -127,51 +128,94 @@ async function bootOnce(
   };
 }
 
+/** The welcome page by its serial marker (issue 15's measure), else the OCR's sight of it. */
+const welcome = (t: BootTime) => t.readySeconds ?? t.welcomeSeconds;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const at = (i: number) => sorted[i] ?? Number.NaN;
+  return sorted.length % 2 ? at(mid) : (at(mid - 1) + at(mid)) / 2;
+}
+
+interface BootKind {
+  label: string;
+  firmware: "bios" | "uefi";
+  memoryMiB: number;
+  name: string;
+}
+
 /**
  * SeaBIOS and OVMF with 3 GiB, where the live system copies the example's medium to memory,
  * then SeaBIOS again in a guest just below the copy's need: the medium left on the CD, the
- * same-run baseline of the copy (installer-scripts/initramfs/toram-in-vm).
+ * same-run baseline of the copy (installer-scripts/initramfs/toram-in-vm). With rounds > 1 the
+ * three boots take turns and the medians are printed too: one TCG boot varies by 10-20 % on a
+ * shared host (docs/live-system.md, Boot).
  */
 export async function bootTimes(
   iso: string,
   product: string,
   scratch: string,
+  rounds = 1,
 ): Promise<BootTime[]> {
-  const times: BootTime[] = [];
-  for (const firmware of ["bios", "uefi"] as const) {
-    console.log(`bench: booting the example ISO on ${firmware} to the welcome page…`);
-    times.push(await bootOnce(iso, product, scratch, firmware, 3072, firmware));
-  }
   const need = toramNeedMiB((await isoBoot(iso, join(scratch, "iso-boot"))).args);
   // MemTotal is about 110 MiB below the guest's memory: 256 MiB less keeps it under the need.
   const onCd = need !== undefined && need - 256 >= 1536 ? need - 256 : undefined;
-  let baseline: BootTime | undefined;
+  const kinds: BootKind[] = [
+    { label: "SeaBIOS", firmware: "bios", memoryMiB: 3072, name: "bios" },
+    { label: "OVMF", firmware: "uefi", memoryMiB: 3072, name: "uefi" },
+  ];
   if (onCd !== undefined) {
-    console.log(`bench: booting it on bios again with ${onCd} MiB (the medium stays on the CD)…`);
-    baseline = await bootOnce(iso, product, scratch, "bios", onCd, "bios-on-cd");
+    kinds.push({ label: "SeaBIOS, CD", firmware: "bios", memoryMiB: onCd, name: "bios-on-cd" });
+  }
+  const byKind = new Map<string, BootTime[]>(kinds.map((k) => [k.name, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const k of kinds) {
+      const where =
+        k.name === "bios-on-cd" ? ` with ${k.memoryMiB} MiB (the medium stays on the CD)` : "";
+      const which = rounds > 1 ? ` (round ${round} of ${rounds})` : "";
+      console.log(`bench: booting the example ISO on ${k.firmware}${where}${which}…`);
+      const name = rounds > 1 ? `${k.name}-${round}` : k.name;
+      const time = await bootOnce(iso, product, scratch, k.firmware, k.memoryMiB, name);
+      byKind.get(k.name)?.push(time);
+    }
   }
   console.log(
     "\nboot to the welcome page by its serial marker, Calamares' requirements checked (2 vCPUs TCG, one guest; baselines: issue 15's measurement, and the medium left on the CD in this run)",
   );
-  // The welcome page by its serial marker (issue 15's measure), the OCR's sight of it beside.
-  const welcome = (t: BootTime) => t.readySeconds ?? t.welcomeSeconds;
-  for (const t of baseline ? [...times, baseline] : times) {
-    const medium = `medium ${t.mediumInMemory ? "in memory" : "on the CD"}`;
-    const before = WELCOME_BEFORE[t.firmware];
-    const againstCd =
-      baseline && t !== baseline && t.firmware === "bios"
-        ? `; ${(welcome(t) / welcome(baseline)).toFixed(2)}× of the CD boot below`
-        : "";
-    const versus =
-      t === baseline
-        ? `${t.memoryMiB} MiB, below the copy's ${need} MiB: ${medium}${t.mediumInMemory ? " (unexpected)" : ""}`
-        : `${t.memoryMiB} MiB, ${medium}; was ${before} s, ${(welcome(t) / before).toFixed(2)}×${againstCd}`;
-    console.log(
-      `  ${(t.firmware === "bios" ? "SeaBIOS" : "OVMF").padEnd(10)}Calamares running ${t.markerSeconds.toFixed(0).padStart(4)} s, welcome page ${welcome(t).toFixed(0).padStart(4)} s${t.readySeconds !== undefined ? ` (requirements checked; OCR saw it at ${t.welcomeSeconds.toFixed(0)} s)` : " (OCR)"}  (${versus})`,
-    );
-    // Inside the guest: systemd's phases and slowest units (the rest is firmware and Calamares).
-    if (t.analysis) console.log(describeBootAnalysis(t.analysis).replace(/^/gm, "    "));
+  for (const k of kinds) {
+    for (const t of byKind.get(k.name) ?? []) {
+      const medium = `medium ${t.mediumInMemory ? "in memory" : "on the CD"}`;
+      const before = WELCOME_BEFORE[t.firmware];
+      const versus =
+        k.name === "bios-on-cd"
+          ? `${t.memoryMiB} MiB, below the copy's ${need} MiB: ${medium}${t.mediumInMemory ? " (unexpected)" : ""}`
+          : `${t.memoryMiB} MiB, ${medium}; was ${before} s, ${(welcome(t) / before).toFixed(2)}×`;
+      const seen =
+        t.readySeconds !== undefined
+          ? ` (requirements checked; OCR saw it at ${t.welcomeSeconds.toFixed(0)} s)`
+          : " (OCR)";
+      console.log(
+        `  ${k.label.padEnd(12)}Calamares running ${t.markerSeconds.toFixed(0).padStart(4)} s, welcome page ${welcome(t).toFixed(0).padStart(4)} s${seen}  (${versus})`,
+      );
+      // Inside the guest: systemd's phases and slowest units (the rest is firmware and Calamares).
+      if (t.analysis) console.log(describeBootAnalysis(t.analysis).replace(/^/gm, "    "));
+    }
   }
-  if (baseline) times.push(baseline);
-  return times;
+  // Medians (of one boot each when rounds is 1), with the copy's gain against the CD boot.
+  const medians = new Map(
+    kinds.map((k) => [k.name, median((byKind.get(k.name) ?? []).map(welcome))]),
+  );
+  const cd = medians.get("bios-on-cd");
+  console.log(`\nwelcome page, median of ${rounds} boot${rounds > 1 ? "s" : ""} each:`);
+  for (const k of kinds) {
+    const m = medians.get(k.name) ?? Number.NaN;
+    const before = WELCOME_BEFORE[k.firmware];
+    const against =
+      k.name === "bios-on-cd"
+        ? "the medium on the CD: the same-run baseline"
+        : `was ${before} s, ${(m / before).toFixed(2)}×${k.firmware === "bios" && cd !== undefined ? `; ${(m / cd).toFixed(2)}× of the CD boot` : ""}`;
+    console.log(`  ${k.label.padEnd(12)}${m.toFixed(0).padStart(4)} s  (${against})`);
+  }
+  return kinds.flatMap((k) => byKind.get(k.name) ?? []);
 }

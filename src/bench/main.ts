@@ -11,7 +11,8 @@
 //   5. the example ISO's size with its image, and its boot to the welcome page on SeaBIOS and
 //      OVMF in TCG guests with 3 GiB (the medium copied to memory), against SeaBIOS in a guest
 //      just below the copy's need (the medium left on the CD) (boot-times.ts; --skip-boot leaves
-//      it out, --only-boot runs just this);
+//      it out, --only-boot runs just this; --boot-rounds N boots each N times, taking turns,
+//      and prints the medians);
 //   6. the install job (ostree backend) of the example image's payload on a loop disk, phase by
 //      phase: gzip and zstd layers with this checkout's deploy scripts against gzip with the
 //      scripts before issue 15 (install-job.ts). --only-install-job runs just this one.
@@ -204,6 +205,8 @@ async function main(): Promise<void> {
       "skip-install-job": { type: "boolean", default: false },
       "only-install-job": { type: "boolean", default: false },
       "only-boot": { type: "boolean", default: false },
+      /** Boots of each kind, taking turns; the medians are printed (one boot varies 10-20 %). */
+      "boot-rounds": { type: "string", default: "1" },
       /** The OCI layout to install; default the newest payload stage in the cache. */
       payload: { type: "string" },
     },
@@ -211,6 +214,10 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("the benchmark builds ISOs: run it as root");
   const cacheDir = resolve(values["cache-dir"] ?? defaultCacheDir());
   const onlyBoot = values["only-boot"];
+  const rounds = Number(values["boot-rounds"]);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
+    throw new Error(`--boot-rounds ${values["boot-rounds"]}: a whole number of boots from 1 to 20`);
+  }
   if (!values["only-install-job"]) {
     const scratch = await mkdtemp(join(tmpdir(), "atomiso-bench-"));
     try {
@@ -219,7 +226,7 @@ async function main(): Promise<void> {
         if (!values["skip-compression"]) await compressors(root, scratch);
       }
       if (onlyBoot || !values["skip-boot"]) {
-        await guestFigures(resolve(values.config), cacheDir, scratch);
+        await guestFigures(resolve(values.config), cacheDir, scratch, rounds);
       }
     } finally {
       await rm(scratch, { recursive: true, force: true });
