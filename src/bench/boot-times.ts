@@ -14,9 +14,9 @@ import { join } from "node:path";
 import { runPlan } from "../build/runner.js";
 import {
   ALL_REQUIREMENTS_MET,
-  REQUIREMENTS_CHECKED,
   REQUIREMENTS_NOT_MET,
   WAITING_FOR_MODULES,
+  WELCOME_READY,
 } from "../cli/commands/test-boot.js";
 import { loadConfig } from "../config/load.js";
 import { AtomisoError } from "../errors.js";
@@ -100,7 +100,7 @@ async function bootOnce(
       rejectText: [WAITING_FOR_MODULES, REQUIREMENTS_NOT_MET],
       screenshotIntervalMs: 3000,
       // The OCR (a second of host CPU a screenshot) starts once the page can be complete.
-      screenReady: { pattern: REQUIREMENTS_CHECKED, timeoutMs: 5 * 60_000 },
+      screenReady: WELCOME_READY,
       disks: [{ path: target }],
       // The live system's report (systemd's account, the CPU) comes after the welcome page.
       afterScreen: { pattern: BOOT_REPORT_END, timeoutMs: 120_000 },

@@ -118,6 +118,21 @@ export class SerialLog {
 
   /** Polls the file until `pattern` matches, and returns the match and its line. */
   async waitFor(pattern: RegExp, options: WaitForOptions = {}): Promise<SerialMatch> {
+    const found = await this.search(pattern, options, true);
+    if (!found) throw new Error("unreachable: a wait that throws on timeout returned nothing");
+    return found;
+  }
+
+  /** Like waitFor, but undefined when the time is up; a panicked kernel or an abort still throws. */
+  waitForIfAny(pattern: RegExp, options: WaitForOptions = {}): Promise<SerialMatch | undefined> {
+    return this.search(pattern, options, false);
+  }
+
+  private async search(
+    pattern: RegExp,
+    options: WaitForOptions,
+    throwOnTimeout: boolean,
+  ): Promise<SerialMatch | undefined> {
     const timeoutMs = options.timeoutMs ?? 15 * 60_000;
     const pollMs = options.pollMs ?? 500;
     const since = options.since ?? 0;
@@ -155,6 +170,7 @@ export class SerialLog {
         );
       }
       if (elapsedMs >= timeoutMs) {
+        if (!throwOnTimeout) return undefined;
         throw this.failure(
           `the serial console did not show ${re} within ${minutes(timeoutMs)}`,
           options.hint,

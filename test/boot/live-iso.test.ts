@@ -12,9 +12,9 @@ import { execa } from "execa";
 import { describe, expect, inject, it } from "vitest";
 import {
   ALL_REQUIREMENTS_MET,
-  REQUIREMENTS_CHECKED,
   REQUIREMENTS_NOT_MET,
   WAITING_FOR_MODULES,
+  WELCOME_READY,
 } from "../../src/cli/commands/test-boot.js";
 import { loadConfig } from "../../src/config/load.js";
 import {
@@ -251,7 +251,7 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
         disks: [{ path: target }],
         // Screenshots from Calamares' requirements checked: the page is complete from then on
         // (drawn a moment later), so a few OCRs every 3 s instead of one every 10 s from the marker.
-        screenReady: { pattern: REQUIREMENTS_CHECKED, timeoutMs: 5 * 60_000 },
+        screenReady: WELCOME_READY,
         screenshotIntervalMs: 3_000,
         // live-marker's report of the boot (printed below) follows the welcome page.
         afterScreen: { pattern: BOOT_REPORT_END, timeoutMs: 45_000 },

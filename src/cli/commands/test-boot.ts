@@ -23,6 +23,8 @@ export const ALL_REQUIREMENTS_MET = "This program will ask you some questions";
  *  live-marker copies the log to the serial console ("calamares: …"). The welcome page is
  *  complete from then on, so the screen checks start there (BootOptions.screenReady). */
 export const REQUIREMENTS_CHECKED = /calamares: .*All requirements have been checked/;
+/** BootOptions.screenReady for a Calamares live ISO: its requirements checked, within 5 min. */
+export const WELCOME_READY = { pattern: REQUIREMENTS_CHECKED, timeoutMs: 5 * 60_000 };
 /** Shown when a requirement (disk, RAM, root) fails. */
 export const REQUIREMENTS_NOT_MET = /does not satisfy the minimum requirements/i;
 
@@ -89,7 +91,7 @@ export function registerTestBoot(program: Command, globals: () => GlobalOptions)
             expectText: expect,
             rejectText: [WAITING_FOR_MODULES, ...(disks.length > 0 ? [REQUIREMENTS_NOT_MET] : [])],
             // The OCR starts once the page can be complete, then looks every 3 s.
-            screenReady: { pattern: REQUIREMENTS_CHECKED, timeoutMs: 5 * 60_000 },
+            screenReady: WELCOME_READY,
             screenshotIntervalMs: 3_000,
             disks,
             reporter,

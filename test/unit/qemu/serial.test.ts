@@ -128,3 +128,19 @@ describe("SerialLog.waitFor", () => {
     expect(err.message).toContain("(the serial log is empty)");
   });
 });
+
+describe("SerialLog.waitForIfAny", () => {
+  it("returns the match, or nothing when the time is up, yet throws on a panic", async () => {
+    const path = join(dir, "serial.log");
+    await writeFile(path, "calamares: All requirements have been checked.\n");
+    const log = new SerialLog(path);
+    const found = await log.waitForIfAny(/All requirements/, { timeoutMs: 100, pollMs: 20 });
+    expect(found?.line).toBe("calamares: All requirements have been checked.");
+    expect(await log.waitForIfAny(/never/, { timeoutMs: 100, pollMs: 20 })).toBeUndefined();
+
+    await appendFile(path, "Kernel panic - not syncing: Fatal exception in interrupt\n");
+    const err = await log.waitForIfAny(/never/, { timeoutMs: 60_000 }).catch((e) => e);
+    expect(err).toBeInstanceOf(AtomisoError);
+    expect(err.message).toContain("kernel panicked");
+  });
+});
