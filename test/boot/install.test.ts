@@ -288,6 +288,9 @@ describe.concurrent("unattended install, then boot the installed disk", () => {
             ? /atomiso-medium: copy no \(\d+ MiB of memory, the copy needs \d+ MiB\)/
             : /atomiso-medium: copy yes \(/,
         );
+        // A TCG guest: the initrd kept programs' addresses fixed for the live system
+        // (installer-scripts/initramfs/tcg-fixed-addresses).
+        expect(serial).toMatch(/atomiso-aslr: address randomisation off \(QEMU without KVM/);
         if (c.encrypt)
           expect(serial).toMatch(/atomiso-install: encrypting \/dev\/vda\d \(root\) with LUKS2/);
         expect(serial).not.toContain(PASSPHRASE);

@@ -279,6 +279,11 @@ describe.concurrent("live ISO boots to the Calamares welcome page", () => {
       expect(copied).toBe((memoryMiB as number) >= (needMiB as number));
       expect(mountedOn === "tmpfs").toBe(copied);
       if (profile === "particleos") expect(copied).toBe(true);
+      // A TCG guest: the initrd kept programs' addresses fixed for the live system
+      // (installer-scripts/initramfs/tcg-fixed-addresses).
+      expect(serial, "the live system's report of address randomisation").toMatch(
+        /^ATOMISO-BOOT address randomisation off \(QEMU without KVM/m,
+      );
       // Where the time went inside the guest (reported, not asserted: it varies with the load).
       const analysis = bootAnalysis(serial);
       console.log(
